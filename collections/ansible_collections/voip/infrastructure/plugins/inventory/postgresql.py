@@ -1,0 +1,312 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, voip-inventory contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: postgresql
+short_description: Hosts, groups and variables of the VoIP fleet from the voip-inventory server
+version_added: 1.0.0
+author:
+  - voip-inventory contributors
+description:
+  - Reads the VoIP fleet (VMs running OpenSIPS, Asterisk and RTPEngine) that operators keep in PostgreSQL, through
+    the C(voip-inventory) server. The plugin talks gRPC to the server over a Unix socket (or TCP on loopback); the
+    server owns the database and its credentials, so Ansible and playbook authors never see them.
+  - Each run reads one consistent snapshot of the inventory.
+  - Every host is put in a group named after its environment (for example C(production)).
+  - The database's groups become Ansible groups with their group variables and their child groups; the variables of
+    the implicit C(all) group come from the database too.
+  - "Host variables keep the names of the original inventory script: C(ansible_host), C(vm_cpus), C(vm_memory_mb),
+    C(vm_disk_gb), C(opensips_version), C(asterisk_version), C(rtpengine_version), C(opensips_config),
+    C(asterisk_config), C(rtpengine_config) (mappings, from JSONB) and C(environment), plus each host's extra
+    variables."
+  - Uses a YAML configuration file whose O(plugin) key is V(voip.infrastructure.postgresql); any file name works,
+    for example C(inventory.yml).
+  - Strings from the database are data, never templates, unless O(allow_templating) is set.
+requirements:
+  - grpcio >= 1.85.1
+  - protobuf >= 7.35.1
+notes:
+  - A broken inventory source is only a warning to Ansible by default. Set C(unparsed_is_failed = true) in the
+    C([inventory]) section of C(ansible.cfg) (or E(ANSIBLE_INVENTORY_UNPARSED_FAILED=true)) so that a server that
+    cannot be reached stops a playbook instead of running it against no hosts.
+  - The Python packages this plugin needs are listed in the collection's C(requirements.txt).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; it marks a configuration file as this plugin's.
+    type: str
+    required: true
+    choices:
+      - voip.infrastructure.postgresql
+  endpoint:
+    description:
+      - Where the voip-inventory server listens.
+      - A Unix socket as V(unix:/path/to/inventory.sock) or V(unix:///path/to/inventory.sock) (the path must be
+        absolute; C(~) is expanded), or TCP as V(host:port), for example V(127.0.0.1:50051).
+      - The server chooses it with C(voip-inventory serve --listen ...).
+    type: str
+    default: unix:///run/voip-inventory/inventory.sock
+    env:
+      - name: VOIP_INVENTORY_ENDPOINT
+  timeout:
+    description:
+      - Seconds to wait for the server's answer before giving up.
+      - Raise it for very large inventories or a slow database.
+    type: float
+    default: 30
+    env:
+      - name: VOIP_INVENTORY_TIMEOUT
+  environments:
+    description:
+      - Only hosts in these environments (for example V(production)). The server applies the filter.
+      - An empty list means every environment.
+      - Groups from the database are always returned, also those left without hosts by the filter.
+    type: list
+    elements: str
+    default: []
+  include_disabled:
+    description:
+      - Also return hosts whose C(enabled) flag is false in the database. By default they are left out, as the
+        original inventory script did.
+      - When set, every host gets the variable C(vm_enabled) (V(true) or V(false)), so O(groups) or
+        O(keyed_groups) can tell disabled hosts apart.
+    type: bool
+    default: false
+  allow_templating:
+    description:
+      - Let Ansible render Jinja2 templates found in strings from the database.
+      - By default those strings are data only, so whoever can write a row cannot make the controller run a lookup
+        or a filter. Set this only when everyone who can write to the inventory database may run code on the
+        Ansible controller.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+# inventory.yml: every enabled host, from the server's default socket.
+plugin: voip.infrastructure.postgresql
+
+---
+# inventory.yml: production only, grouped by OpenSIPS version, cached for an hour in files.
+plugin: voip.infrastructure.postgresql
+endpoint: unix:///run/voip-inventory/inventory.sock
+environments:
+  - production
+keyed_groups:
+  - key: opensips_version
+    prefix: opensips
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/voip-inventory
+cache_timeout: 3600
+
+---
+# inventory.yml: disabled hosts too, kept apart in their own group, with variables composed from the database's.
+plugin: voip.infrastructure.postgresql
+endpoint: 127.0.0.1:50051
+timeout: 60
+include_disabled: true
+groups:
+  disabled_vms: not vm_enabled
+  big_vms: vm_memory_mb >= 8192
+compose:
+  ansible_port: opensips_config.ssh_port | default(22)
+keyed_groups:
+  - key: environment
+    prefix: env
+strict: true
+"""
+
+import base64
+import hashlib
+import json
+import sys
+
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.common.yaml import yaml_load
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.voip.infrastructure.plugins.module_utils.inventory_client import (
+    GRPC_IMPORT_ERROR,
+    InventoryClient,
+    InventoryClientError,
+    parse_endpoint,
+)
+
+if GRPC_IMPORT_ERROR is None:
+    from ansible_collections.voip.infrastructure.plugins.module_utils.inventory_pb2 import GetInventoryResponse
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = 'voip.infrastructure.postgresql'
+
+    # Bumped when the cached form changes, so an entry written by another version reads as a miss.
+    _CACHE_FORMAT = 1
+
+    def verify_file(self, path):
+        """Accepts any readable YAML file whose plugin key names this plugin, whatever the file is called."""
+        if not super().verify_file(path):
+            return False
+        try:
+            with open(path, 'rb') as config_file:
+                config = yaml_load(config_file)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self.display.vvv(f'{self.NAME}: skipping {path}, it is not YAML: {to_native(exc)}')
+            return False
+        names = getattr(self, '_redirected_names', None) or [self.NAME]
+        return isinstance(config, dict) and config.get('plugin') in names
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache=cache)
+        self._read_config_data(path)
+        self._require_grpc()
+        # Ansible applies this when the variables are set; off, strings from rows can never become templates.
+        self.trusted_by_default = self.get_option('allow_templating')
+
+        endpoint, timeout = self._endpoint(), self._timeout()
+        response = None
+        cache_key = self._cache_key(path, endpoint)
+        caching = self.get_option('cache')
+        if caching and cache:
+            response = self._read_cache(cache_key)
+        if response is None:
+            response = self._fetch(endpoint, timeout)
+            if caching:
+                self._cache[cache_key] = self._cache_entry(response)
+        self._populate(response)
+
+    def _require_grpc(self):
+        if GRPC_IMPORT_ERROR is not None:
+            raise AnsibleParserError(
+                f'{self.NAME} needs the Python packages grpcio and protobuf in the Python that runs Ansible '
+                f'({sys.executable}), and they could not be loaded: {to_native(GRPC_IMPORT_ERROR)}. Install them '
+                f"with '{sys.executable} -m pip install grpcio protobuf' (the versions are in the voip.infrastructure "
+                f"collection's requirements.txt)") from GRPC_IMPORT_ERROR
+
+    def _endpoint(self):
+        try:
+            return parse_endpoint(self.get_option('endpoint'))
+        except ValueError as exc:
+            raise AnsibleParserError(f"{self.NAME}: option 'endpoint': {exc}") from exc
+
+    def _timeout(self):
+        timeout = self.get_option('timeout')
+        if not timeout > 0:
+            raise AnsibleParserError(f"{self.NAME}: option 'timeout' must be a number of seconds above 0, "
+                                     f'not {timeout!r}')
+        return timeout
+
+    def _cache_key(self, path, endpoint):
+        """The file's own key plus the options that change what the server returns."""
+        request = [str(endpoint.target), sorted(set(self.get_option('environments'))),
+                   bool(self.get_option('include_disabled'))]
+        digest = hashlib.sha256(json.dumps(request).encode('utf-8')).hexdigest()[:16]
+        return f'{self.get_cache_key(path)}_{digest}'
+
+    def _read_cache(self, cache_key):
+        try:
+            entry = self._cache[cache_key]
+        except KeyError:
+            self.display.vvv(f'{self.NAME}: no cached inventory under {cache_key}')
+            return None
+        try:
+            if entry['format'] != self._CACHE_FORMAT:
+                raise ValueError(f"format {entry['format']!r}, expected {self._CACHE_FORMAT}")
+            response = GetInventoryResponse.FromString(base64.b64decode(entry['response'], validate=True))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self.display.warning(f'{self.NAME}: ignoring the unreadable cached inventory {cache_key} '
+                                 f'and asking the server: {to_native(exc)}')
+            return None
+        self.display.vvv(f'{self.NAME}: using the cached inventory {cache_key} (revision {response.revision})')
+        return response
+
+    def _cache_entry(self, response):
+        # The response kept whole as one string: cache plugins copy and compare what they hold, which for one
+        # string costs nothing, while 100,000 hosts as nested mappings would cost seconds.
+        return {'format': self._CACHE_FORMAT, 'revision': response.revision,
+                'response': base64.b64encode(response.SerializeToString()).decode('ascii')}
+
+    def _fetch(self, endpoint, timeout):
+        environments = self.get_option('environments')
+        include_disabled = self.get_option('include_disabled')
+        self.display.vvv(f'{self.NAME}: asking {endpoint} for the inventory (environments: '
+                         f'{", ".join(environments) or "all"}, include_disabled: {include_disabled})')
+        try:
+            with InventoryClient(endpoint, timeout) as client:
+                response = client.get_inventory(environments, include_disabled)
+        except InventoryClientError as exc:
+            raise AnsibleParserError(f'{self.NAME}: {exc}') from exc
+        self.display.vvv(f'{self.NAME}: {len(response.hosts)} hosts and {len(response.groups)} groups '
+                         f'at revision {response.revision}')
+        return response
+
+    def _populate(self, response):
+        inventory = self.inventory
+        self._set_vars('all', response.all_vars_json, 'the all group')
+
+        group_names = {}
+        for group in response.groups:
+            group_names[group.name] = inventory.add_group(group.name)
+            self._set_vars(group_names[group.name], group.vars_json, f'group {group.name}')
+        for group in response.groups:
+            for child in group.children:
+                inventory.add_child(group_names[group.name], group_names.get(child) or inventory.add_group(child))
+
+        host_vars = self._add_hosts(response.hosts)
+        for group in response.groups:
+            for host in group.hosts:
+                inventory.add_child(group_names[group.name], host)
+        self._construct(host_vars)
+
+    def _add_hosts(self, hosts):
+        """Adds each host to its environment's group with its variables; returns the variables by host name."""
+        inventory = self.inventory
+        include_disabled = self.get_option('include_disabled')
+        environment_groups = {}
+        host_vars = {}
+        for host in hosts:
+            environment = environment_groups.get(host.environment)
+            if environment is None:
+                environment = environment_groups[host.environment] = inventory.add_group(host.environment)
+            name = inventory.add_host(host.name, group=environment)
+            variables = host_vars[name] = self._load_vars(host.vars_json, f'host {host.name}')
+            if include_disabled:
+                variables['vm_enabled'] = host.enabled
+            for key, value in variables.items():
+                inventory.set_variable(name, key, value)
+        return host_vars
+
+    def _construct(self, host_vars):
+        compose, groups, keyed_groups = (self.get_option(name) for name in ('compose', 'groups', 'keyed_groups'))
+        if not (compose or groups or keyed_groups):
+            return
+        strict = self.get_option('strict')
+        for name, variables in host_vars.items():
+            self._set_composite_vars(compose, variables, name, strict=strict)
+            self._add_host_to_composed_groups(groups, variables, name, strict=strict)
+            self._add_host_to_keyed_groups(keyed_groups, variables, name, strict=strict)
+
+    def _set_vars(self, entity, vars_json, what):
+        for key, value in self._load_vars(vars_json, what).items():
+            self.inventory.set_variable(entity, key, value)
+
+    def _load_vars(self, vars_json, what):
+        if not vars_json:
+            return {}
+        try:
+            variables = json.loads(vars_json)
+        except ValueError as exc:
+            raise AnsibleParserError(f'{self.NAME}: the server sent variables for {what} that are not JSON '
+                                     f'({exc}); the server and this collection may not be the same version') from exc
+        if not isinstance(variables, dict):
+            raise AnsibleParserError(f'{self.NAME}: the server sent variables for {what} that are not a mapping '
+                                     f'but {type(variables).__name__}; the server and this collection may not be '
+                                     f'the same version')
+        return variables
