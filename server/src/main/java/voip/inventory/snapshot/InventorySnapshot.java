@@ -1,0 +1,124 @@
+package voip.inventory.snapshot;
+
+import com.google.protobuf.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import voip.inventory.v1.GetInventoryResponse;
+import voip.inventory.v1.Group;
+import voip.inventory.v1.Host;
+
+/**
+ * The whole inventory as read in one transaction, at one revision. Immutable; responses for a
+ * filter are built once and reused while this snapshot is current.
+ */
+public final class InventorySnapshot {
+  private static final int MAX_CACHED_RESPONSES = 32;
+
+  private final long revision;
+  private final Instant readTime;
+  private final String allVarsJson;
+  private final List<Host> hosts;
+  private final List<GroupEntry> groups;
+  private final Map<InventoryFilter, GetInventoryResponse> responses = new ConcurrentHashMap<>();
+
+  InventorySnapshot(
+      long revision, Instant readTime, String allVarsJson, List<Host> hosts, List<GroupEntry> groups) {
+    this.revision = revision;
+    this.readTime = readTime;
+    this.allVarsJson = allVarsJson;
+    this.hosts = List.copyOf(hosts);
+    this.groups = List.copyOf(groups);
+  }
+
+  public long revision() {
+    return revision;
+  }
+
+  public Instant readTime() {
+    return readTime;
+  }
+
+  public int hostCount() {
+    return hosts.size();
+  }
+
+  /** The response for a filter: hosts it keeps, every group with members among those hosts. */
+  public GetInventoryResponse toResponse(InventoryFilter filter) {
+    GetInventoryResponse cached = responses.get(filter);
+    if (cached != null) {
+      return cached;
+    }
+    GetInventoryResponse response = build(filter);
+    if (responses.size() < MAX_CACHED_RESPONSES) {
+      responses.putIfAbsent(filter, response);
+    }
+    return response;
+  }
+
+  private GetInventoryResponse build(InventoryFilter filter) {
+    List<Host> kept = filter.keepsAll() ? hosts : keptHosts(filter);
+    Set<String> keptNames = filter.keepsAll() ? null : names(kept);
+    List<Group> groupMessages = new ArrayList<>(groups.size());
+    for (GroupEntry group : groups) {
+      groupMessages.add(group.toMessage(keptNames));
+    }
+    return GetInventoryResponse.newBuilder()
+        .setRevision(revision)
+        .addAllHosts(kept)
+        .addAllGroups(groupMessages)
+        .setAllVarsJson(allVarsJson)
+        .setReadTime(timestamp(readTime))
+        .build();
+  }
+
+  private List<Host> keptHosts(InventoryFilter filter) {
+    List<Host> kept = new ArrayList<>();
+    for (Host host : hosts) {
+      if (filter.keeps(host)) {
+        kept.add(host);
+      }
+    }
+    return kept;
+  }
+
+  private static Set<String> names(List<Host> hosts) {
+    Set<String> names = new HashSet<>(hosts.size() * 2);
+    for (Host host : hosts) {
+      names.add(host.getName());
+    }
+    return names;
+  }
+
+  static Timestamp timestamp(Instant instant) {
+    return Timestamp.newBuilder()
+        .setSeconds(instant.getEpochSecond())
+        .setNanos(instant.getNano())
+        .build();
+  }
+
+  /** A group with all its direct member hosts and child groups, ordered by name. */
+  record GroupEntry(
+      String name, String description, String varsJson, List<String> hosts, List<String> children) {
+    Group toMessage(Set<String> keptHosts) {
+      Group.Builder group = Group.newBuilder()
+          .setName(name)
+          .setDescription(description)
+          .setVarsJson(varsJson)
+          .addAllChildren(children);
+      if (keptHosts == null) {
+        return group.addAllHosts(hosts).build();
+      }
+      for (String host : hosts) {
+        if (keptHosts.contains(host)) {
+          group.addHosts(host);
+        }
+      }
+      return group.build();
+    }
+  }
+}
