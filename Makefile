@@ -96,7 +96,7 @@ fmt: ## format the shell scripts (shfmt)
 	@echo ">> formatting shell scripts"
 	shfmt -w -i 2 -ci -bn $(SHELL_SCRIPTS)
 
-generate: ## regenerate the jOOQ classes (from the migrations) and the Python stubs (from the .proto)
+generate: venv ## regenerate the jOOQ classes (from the migrations) and the Python stubs (from the .proto)
 	@echo ">> generating code"
 	scripts/generate
 
