@@ -118,6 +118,11 @@ final class ServeCommand implements Callable<Integer> {
         health.close();
         db.close();
         stopped.countDown();
+        logger.info("stopped");
+        System.err.flush();
+        // A clean stop on SIGTERM exits 0, not the JVM's 143, so service managers and
+        // scripts see success. Nothing is left for the remaining hooks to do.
+        Runtime.getRuntime().halt(0);
       }
     }, "shutdown"));
     server.awaitTermination();
