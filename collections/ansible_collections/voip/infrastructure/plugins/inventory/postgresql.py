@@ -123,6 +123,7 @@ strict: true
 """
 
 import base64
+import difflib
 import hashlib
 import json
 import sys
@@ -130,6 +131,7 @@ import sys
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.common.yaml import yaml_load
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.voip.infrastructure.plugins.module_utils.inventory_client import (
@@ -165,7 +167,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
+        self._check_config(config, path)
         self._require_grpc()
         # Ansible applies this when the variables are set; off, strings from rows can never become templates.
         self.trusted_by_default = self.get_option('allow_templating')
@@ -182,13 +185,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._cache[cache_key] = self._cache_entry(response)
         self._populate(response)
 
+    def _check_config(self, config, path):
+        """Refuses what Ansible would quietly accept: unknown keys, and booleans that are neither true nor false."""
+        # A misspelt filter such as 'environment' would otherwise return every environment.
+        unknown = sorted(set(config) - set(self._options))
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(str(key), self._options, n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ''))
+            raise AnsibleParserError(f"{self.NAME}: {path} sets unknown options: {', '.join(hints)}. "
+                                     f"'ansible-doc -t inventory {self.NAME}' lists the options")
+        for key in ('include_disabled', 'allow_templating'):
+            try:
+                boolean(config.get(key, False), strict=True)
+            except TypeError:
+                raise AnsibleParserError(f"{self.NAME}: option '{key}' in {path} must be true or false, "
+                                         f"not {config[key]!r}") from None
+
     def _require_grpc(self):
         if GRPC_IMPORT_ERROR is not None:
             raise AnsibleParserError(
                 f'{self.NAME} needs the Python packages grpcio and protobuf in the Python that runs Ansible '
                 f'({sys.executable}), and they could not be loaded: {to_native(GRPC_IMPORT_ERROR)}. Install them '
                 f"with '{sys.executable} -m pip install grpcio protobuf' (the versions are in the voip.infrastructure "
-                f"collection's requirements.txt)") from GRPC_IMPORT_ERROR
+                f"collection's requirements.txt)") from None
 
     def _endpoint(self):
         try:
