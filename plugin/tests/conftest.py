@@ -240,9 +240,9 @@ class Ansible:
         path.write_text(yaml.safe_dump({'plugin': 'voip.infrastructure.postgresql', **options}, sort_keys=False))
         return path
 
-    def run(self, tool: str, *args: str, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
-        command = [str(VENV_BIN / tool), *map(str, args)]
+    def run(self, tool: str, *args: str, env: dict[str, str] | None = None, check: bool = True,
+            wrapper: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        command = [*wrapper, str(VENV_BIN / tool), *map(str, args)]
         result = subprocess.run(command, env={**self.env, **(env or {})}, cwd=self.home, capture_output=True,
                                 text=True, timeout=300, check=False)
         if check and result.returncode != 0:
@@ -265,9 +265,9 @@ class Ansible:
     def graph(self, inventory: Path, *args: str, **kwargs) -> str:
         return self.inventory(inventory, '--graph', *args, **kwargs).stdout
 
-    def fails(self, inventory: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    def fails(self, inventory: Path, *args: str, **kwargs) -> str:
         """Runs ansible-inventory --list expecting failure; returns stderr with lines joined for matching."""
-        result = self.inventory(inventory, '--list', *args, env=env, check=False)
+        result = self.inventory(inventory, '--list', *args, check=False, **kwargs)
         assert result.returncode != 0, f'ansible-inventory succeeded unexpectedly:\n{result.stdout}'
         return ' '.join(result.stderr.split())
 

@@ -71,6 +71,21 @@ def test_a_server_that_does_not_answer_in_time_names_the_timeout_option(ansible,
     assert "'timeout' option" in error
 
 
+def test_a_socket_this_user_may_not_open_says_to_join_its_group(ansible, running_server):
+    inventory = ansible.write_inventory(endpoint=running_server.endpoint)
+    # root opens any file; without the capability that allows it, root is held to the file's mode like anyone.
+    as_unprivileged = ('setpriv', '--bounding-set', '-dac_override,-dac_read_search') if os.geteuid() == 0 else ()
+
+    running_server.socket.chmod(0)
+    try:
+        error = ansible.fails(inventory, wrapper=as_unprivileged)
+    finally:
+        running_server.socket.chmod(0o660)
+
+    assert f'permission denied on the socket of the voip-inventory server ({running_server.endpoint})' in error
+    assert "add this user to the socket's group" in error
+
+
 @pytest.mark.parametrize('options, expected', [
     ({'endpoint': 'inventory.sock'}, "option 'endpoint': endpoint 'inventory.sock' is not valid: use unix:/"),
     ({'endpoint': 'unix:run/inventory.sock'}, 'a socket endpoint needs an absolute path'),
