@@ -9,7 +9,7 @@ name: postgresql
 short_description: Hosts, groups and variables of the VoIP fleet from the voip-inventory server
 version_added: 1.0.0
 author:
-  - voip-inventory contributors
+  - voip-inventory contributors (!UNKNOWN)
 description:
   - Reads the VoIP fleet (VMs running OpenSIPS, Asterisk and RTPEngine) that operators keep in PostgreSQL, through
     the C(voip-inventory) server. The plugin talks gRPC to the server over a Unix socket (or TCP on loopback); the
