@@ -27,7 +27,10 @@ if _version_not_supported:
 
 class InventoryStub:
     """Answers inventory questions from the PostgreSQL inventory database. Every answer
-    is read in one read-only transaction, so it is one consistent snapshot.
+    is read in one read-only transaction, so it is one consistent snapshot. The server
+    keeps the current snapshot in memory, rebuilt when PostgreSQL notifies a change;
+    while the database does not answer it serves its last good snapshot, marked stale,
+    up to a maximum age (see GetInventoryResponse.stale).
     """
 
     def __init__(self, channel):
@@ -51,11 +54,19 @@ class InventoryStub:
                 request_serializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionRequest.SerializeToString,
                 response_deserializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/voip.inventory.v1.Inventory/Watch',
+                request_serializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchRequest.SerializeToString,
+                response_deserializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchResponse.FromString,
+                _registered_method=True)
 
 
 class InventoryServicer:
     """Answers inventory questions from the PostgreSQL inventory database. Every answer
-    is read in one read-only transaction, so it is one consistent snapshot.
+    is read in one read-only transaction, so it is one consistent snapshot. The server
+    keeps the current snapshot in memory, rebuilt when PostgreSQL notifies a change;
+    while the database does not answer it serves its last good snapshot, marked stale,
+    up to a maximum age (see GetInventoryResponse.stale).
     """
 
     def GetInventory(self, request, context):
@@ -82,6 +93,15 @@ class InventoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Streams the inventory revision: the current one at once, then a message each
+        time committed changes produce a new revision (bursts are coalesced), and each
+        time the server loses or regains the database.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -100,6 +120,11 @@ def add_InventoryServicer_to_server(servicer, server):
                     request_deserializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionRequest.FromString,
                     response_serializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionResponse.SerializeToString,
             ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchRequest.FromString,
+                    response_serializer=voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'voip.inventory.v1.Inventory', rpc_method_handlers)
@@ -110,7 +135,10 @@ def add_InventoryServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class Inventory:
     """Answers inventory questions from the PostgreSQL inventory database. Every answer
-    is read in one read-only transaction, so it is one consistent snapshot.
+    is read in one read-only transaction, so it is one consistent snapshot. The server
+    keeps the current snapshot in memory, rebuilt when PostgreSQL notifies a change;
+    while the database does not answer it serves its last good snapshot, marked stale,
+    up to a maximum age (see GetInventoryResponse.stale).
     """
 
     @staticmethod
@@ -184,6 +212,33 @@ class Inventory:
             '/voip.inventory.v1.Inventory/GetRevision',
             voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionRequest.SerializeToString,
             voip_dot_inventory_dot_v1_dot_inventory__pb2.GetRevisionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/voip.inventory.v1.Inventory/Watch',
+            voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchRequest.SerializeToString,
+            voip_dot_inventory_dot_v1_dot_inventory__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,7 +1,10 @@
 package voip.inventory.cli;
 
+import io.grpc.Status;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -19,7 +22,10 @@ import voip.inventory.inventory.DatabaseErrors;
 import voip.inventory.inventory.InventoryService;
 import voip.inventory.server.InventoryServer;
 import voip.inventory.server.ListenAddress;
+import voip.inventory.snapshot.ChangeFeed;
 import voip.inventory.snapshot.InventoryReader;
+import voip.inventory.snapshot.InventorySnapshot;
+import voip.inventory.snapshot.SnapshotFile;
 import voip.inventory.snapshot.SnapshotStore;
 
 /** Serves the inventory over gRPC until SIGTERM or SIGINT. */
@@ -59,29 +65,75 @@ final class ServeCommand implements Callable<Integer> {
       description = "How long calls in flight may take to finish on shutdown. Default: ${DEFAULT-VALUE}")
   int shutdownGraceSeconds;
 
+  @Option(
+      names = "--snapshot-file",
+      paramLabel = "FILE",
+      description = "Keep the last good snapshot in FILE (mode 0600), so a server restarted while"
+          + " the database is down can still serve. Default: none.")
+  Path snapshotFile;
+
+  @Option(
+      names = "--max-stale-age",
+      paramLabel = "AGE",
+      defaultValue = "24h",
+      converter = AgeConverter.class,
+      description = "While the database does not answer, serve the last good snapshot, marked"
+          + " stale, for at most AGE (e.g. 90s, 30m, 24h, 7d). Default: ${DEFAULT-VALUE}")
+  Duration maxStaleAge;
+
   @Override
   public Integer call() throws Exception {
     ListenAddress address = parseListen();
     DatabaseSettings settings = database.resolve();
     Database db = Database.open(settings, Database.Options.forServing());
     try {
-      String schemaVersion = checkSchema(db);
+      DatabaseErrors errors = new DatabaseErrors(settings);
+      InventoryReader reader = new InventoryReader(db);
+      SnapshotStore store = new SnapshotStore(reader, errors, maxStaleAge,
+          Optional.ofNullable(snapshotFile).map(SnapshotFile::new), Clock.systemUTC());
+      String schemaVersion = checkSchemaOrStartStale(db, errors, store);
       HealthStatusManager health = new HealthStatusManager();
       DatabaseHealth databaseHealth = new DatabaseHealth(db, health);
       databaseHealth.start(Duration.ofSeconds(healthIntervalSeconds));
-      InventoryReader reader = new InventoryReader(db);
-      InventoryService inventory =
-          new InventoryService(reader, new SnapshotStore(reader), new DatabaseErrors(settings));
+      InventoryService inventory = new InventoryService(reader, store, errors);
       InventoryServer server = new InventoryServer(
           address, Optional.ofNullable(socketGroup), health, List.of(inventory));
       server.start();
+      ChangeFeed feed = new ChangeFeed(settings, store);
+      feed.start();
       logger.info("serving voip.inventory.v1.Inventory, health and reflection on "
           + server.listeningOn() + " from " + settings + ", schema version " + schemaVersion);
-      awaitShutdownSignal(server, databaseHealth, db);
+      awaitShutdownSignal(server, () -> {
+        store.endWatches(Status.UNAVAILABLE.withDescription("the server is shutting down"));
+        feed.close();
+      }, () -> {
+        store.close();
+        databaseHealth.close();
+        db.close();
+      });
       return 0;
     } catch (IOException | RuntimeException e) {
       db.close();
       throw e instanceof CommandFailure ? e : new CommandFailure(e.getMessage());
+    }
+  }
+
+  /**
+   * Checks the schema. When the database does not answer and a snapshot file exists, starts
+   * from that snapshot, marked stale, instead of refusing.
+   */
+  private String checkSchemaOrStartStale(Database db, DatabaseErrors errors, SnapshotStore store) {
+    try {
+      return checkSchema(db);
+    } catch (DatabaseDown down) {
+      Optional<InventorySnapshot> loaded = store.loadFromFile();
+      if (loaded.isEmpty()) {
+        throw new CommandFailure("serve failed: " + down.status.getDescription()
+            + (snapshotFile == null ? "" : "; and " + snapshotFile + " holds no snapshot to serve"));
+      }
+      store.databaseUnavailable(down.status);
+      return "unknown (serving the snapshot file " + snapshotFile + ", revision "
+          + loaded.get().revision() + ", until the database answers)";
     }
   }
 
@@ -98,6 +150,10 @@ final class ServeCommand implements Callable<Integer> {
     try {
       state = new Migrations(db.dataSource()).schemaState();
     } catch (RuntimeException e) {
+      Status status = new DatabaseErrors(db.settings()).toStatus(e);
+      if (status.getCode() == Status.Code.UNAVAILABLE) {
+        throw new DatabaseDown(status);
+      }
       throw CommandFailure.from(e, db.settings(), "serve");
     }
     if (!state.isCurrent()) {
@@ -106,17 +162,17 @@ final class ServeCommand implements Callable<Integer> {
     return state.current();
   }
 
-  private void awaitShutdownSignal(InventoryServer server, DatabaseHealth health, Database db)
+  private void awaitShutdownSignal(InventoryServer server, Runnable beforeStop, Runnable afterStop)
       throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
+        beforeStop.run();
         server.stop(Duration.ofSeconds(shutdownGraceSeconds));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } finally {
-        health.close();
-        db.close();
+        afterStop.run();
         stopped.countDown();
         logger.info("stopped");
         System.err.flush();
@@ -127,5 +183,16 @@ final class ServeCommand implements Callable<Integer> {
     }, "shutdown"));
     server.awaitTermination();
     stopped.await();
+  }
+
+  /** The database did not answer the schema check. */
+  private static final class DatabaseDown extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient Status status;
+
+    DatabaseDown(Status status) {
+      super(status.getDescription());
+      this.status = status;
+    }
   }
 }

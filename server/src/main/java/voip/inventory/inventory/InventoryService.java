@@ -1,9 +1,12 @@
 package voip.inventory.inventory;
 
+import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -18,6 +21,8 @@ import voip.inventory.v1.GetInventoryResponse;
 import voip.inventory.v1.GetRevisionRequest;
 import voip.inventory.v1.GetRevisionResponse;
 import voip.inventory.v1.InventoryGrpc;
+import voip.inventory.v1.WatchRequest;
+import voip.inventory.v1.WatchResponse;
 
 /** The voip.inventory.v1.Inventory service. */
 public final class InventoryService extends InventoryGrpc.InventoryImplBase {
@@ -27,6 +32,7 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
   private final SnapshotStore snapshots;
   private final DatabaseErrors errors;
 
+  /** Serves whole inventories and revisions from snapshots, single hosts from reader. */
   public InventoryService(InventoryReader reader, SnapshotStore snapshots, DatabaseErrors errors) {
     this.reader = reader;
     this.snapshots = snapshots;
@@ -40,7 +46,15 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
       RequestValidation.checkEnvironments(request.getEnvironmentsList());
       InventoryFilter filter = new InventoryFilter(
           new HashSet<>(request.getEnvironmentsList()), request.getIncludeDisabled());
-      return snapshots.current().toResponse(filter);
+      SnapshotStore.Served served = snapshots.serve();
+      GetInventoryResponse response = served.snapshot().toResponse(filter);
+      if (served.staleAge().isEmpty()) {
+        return response;
+      }
+      return response.toBuilder()
+          .setStale(true)
+          .setStaleAge(duration(served.staleAge().get()))
+          .build();
     });
   }
 
@@ -58,14 +72,58 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
   public void getRevision(
       GetRevisionRequest request, StreamObserver<GetRevisionResponse> responses) {
     answer(responses, "GetRevision", () -> {
-      InventoryReader.Revision revision = reader.readRevision();
-      return GetRevisionResponse.newBuilder()
+      SnapshotStore.RevisionAnswer revision = snapshots.revision();
+      GetRevisionResponse.Builder response = GetRevisionResponse.newBuilder()
           .setRevision(revision.revision())
-          .setChangedTime(Timestamp.newBuilder()
-              .setSeconds(revision.changedAt().getEpochSecond())
-              .setNanos(revision.changedAt().getNano()))
-          .build();
+          .setChangedTime(timestamp(revision.changedAt()));
+      revision.staleAge().ifPresent(age -> response.setStale(true).setStaleAge(duration(age)));
+      return response.build();
     });
+  }
+
+  @Override
+  public void watch(WatchRequest request, StreamObserver<WatchResponse> responses) {
+    ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) responses;
+    AutoCloseable subscription = snapshots.watch(new SnapshotStore.WatchSink() {
+      @Override
+      public void send(WatchResponse message) {
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onNext(message);
+          }
+        }
+      }
+
+      @Override
+      public void end(Status status) {
+        synchronized (call) {
+          if (!call.isCancelled()) {
+            call.onError(status.asRuntimeException());
+          }
+        }
+      }
+    });
+    call.setOnCancelHandler(() -> {
+      try {
+        subscription.close();
+      } catch (Exception e) {
+        logger.log(Level.FINE, "closing a Watch subscription failed", e);
+      }
+    });
+  }
+
+  private static Timestamp timestamp(Instant instant) {
+    return Timestamp.newBuilder()
+        .setSeconds(instant.getEpochSecond())
+        .setNanos(instant.getNano())
+        .build();
+  }
+
+  private static Duration duration(java.time.Duration duration) {
+    return Duration.newBuilder()
+        .setSeconds(duration.getSeconds())
+        .setNanos(duration.getNano())
+        .build();
   }
 
   private <T> void answer(StreamObserver<T> responses, String method, Supplier<T> work) {

@@ -47,6 +47,24 @@ public final class InventorySnapshot {
     return hosts.size();
   }
 
+  /** Rebuilds a snapshot from a complete response, as written by {@link #toCompleteResponse()}. */
+  public static InventorySnapshot fromCompleteResponse(GetInventoryResponse response) {
+    List<GroupEntry> groups = new ArrayList<>(response.getGroupsCount());
+    for (Group group : response.getGroupsList()) {
+      groups.add(new GroupEntry(group.getName(), group.getDescription(), group.getVarsJson(),
+          List.copyOf(group.getHostsList()), List.copyOf(group.getChildrenList())));
+    }
+    Instant readTime = Instant.ofEpochSecond(
+        response.getReadTime().getSeconds(), response.getReadTime().getNanos());
+    return new InventorySnapshot(response.getRevision(), readTime, response.getAllVarsJson(),
+        response.getHostsList(), groups);
+  }
+
+  /** Every host, disabled ones too, in every environment. */
+  public GetInventoryResponse toCompleteResponse() {
+    return toResponse(new InventoryFilter(Set.of(), true));
+  }
+
   /** The response for a filter: hosts it keeps, every group with members among those hosts. */
   public GetInventoryResponse toResponse(InventoryFilter filter) {
     GetInventoryResponse cached = responses.get(filter);
