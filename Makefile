@@ -25,7 +25,7 @@ GENERATED := server/src/generated/jooq ':(glob)$(COLLECTION)/plugins/module_util
 
 JAVA_SOURCES := pom.xml server/pom.xml $(shell find server/src proto db -type f 2>/dev/null)
 SHELL_SCRIPTS := .ci/run scripts/lib.sh scripts/require scripts/install-grpcurl scripts/throwaway-pg \
-	scripts/stack scripts/test-all scripts/generate scripts/sanity
+	scripts/stack scripts/test-all scripts/generate scripts/sanity scripts/check-readme
 
 .PHONY: help build venv grpcurl demo up down test sanity run lint fmt generate check-generated clean
 
@@ -71,7 +71,7 @@ up: $(JAR) venv grpcurl ## start the same stack in the background (socket and in
 down: ## stop what `make up` started and remove its files (also after a crash)
 	scripts/stack down
 
-test: $(JAR) venv grpcurl ## run every test (Java, pytest, ansible-test sanity) on a throwaway PostgreSQL or VOIP_TEST_PG_URL
+test: $(JAR) venv grpcurl ## run every test (Java, pytest, ansible-test sanity, demo and README commands); PostgreSQL: throwaway or VOIP_TEST_PG_URL
 	@echo ">> testing"
 	scripts/test-all
 
