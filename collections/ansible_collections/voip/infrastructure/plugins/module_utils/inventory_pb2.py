@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!voip/inventory/v1/inventory.proto\x12\x11voip.inventory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x13GetInventoryRequest\x12\x14\n\x0c\x65nvironments\x18\x01 \x03(\t\x12\x18\n\x10include_disabled\x18\x02 \x01(\x08\"\xfd\x01\n\x14GetInventoryResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12&\n\x05hosts\x18\x02 \x03(\x0b\x32\x17.voip.inventory.v1.Host\x12(\n\x06groups\x18\x03 \x03(\x0b\x32\x18.voip.inventory.v1.Group\x12\x15\n\rall_vars_json\x18\x04 \x01(\t\x12-\n\tread_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x06 \x01(\x08\x12,\n\tstale_age\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"M\n\x04Host\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x11\n\tvars_json\x18\x04 \x01(\t\"^\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x11\n\tvars_json\x18\x03 \x01(\t\x12\r\n\x05hosts\x18\x04 \x03(\t\x12\x10\n\x08\x63hildren\x18\x05 \x03(\t\"\x1e\n\x0eGetHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"Z\n\x0fGetHostResponse\x12%\n\x04host\x18\x01 \x01(\x0b\x32\x17.voip.inventory.v1.Host\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\"\x14\n\x12GetRevisionRequest\"\x96\x01\n\x13GetRevisionResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x30\n\x0c\x63hanged_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x03 \x01(\x08\x12,\n\tstale_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x0e\n\x0cWatchRequest\"`\n\rWatchResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12.\n\x07\x63hanged\x18\x02 \x03(\x0e\x32\x1d.voip.inventory.v1.ObjectKind\x12\r\n\x05stale\x18\x03 \x01(\x08*\xae\x01\n\nObjectKind\x12\x1b\n\x17OBJECT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11OBJECT_KIND_HOSTS\x10\x01\x12\x16\n\x12OBJECT_KIND_GROUPS\x10\x02\x12\x1b\n\x17OBJECT_KIND_MEMBERSHIPS\x10\x03\x12\x1d\n\x19OBJECT_KIND_GROUP_NESTING\x10\x04\x12\x18\n\x14OBJECT_KIND_ALL_VARS\x10\x05\x32\xea\x02\n\tInventory\x12_\n\x0cGetInventory\x12&.voip.inventory.v1.GetInventoryRequest\x1a\'.voip.inventory.v1.GetInventoryResponse\x12P\n\x07GetHost\x12!.voip.inventory.v1.GetHostRequest\x1a\".voip.inventory.v1.GetHostResponse\x12\\\n\x0bGetRevision\x12%.voip.inventory.v1.GetRevisionRequest\x1a&.voip.inventory.v1.GetRevisionResponse\x12L\n\x05Watch\x12\x1f.voip.inventory.v1.WatchRequest\x1a .voip.inventory.v1.WatchResponse0\x01\x42%\n\x11voip.inventory.v1B\x0eInventoryProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!voip/inventory/v1/inventory.proto\x12\x11voip.inventory.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x13GetInventoryRequest\x12\x14\n\x0c\x65nvironments\x18\x01 \x03(\t\x12\x18\n\x10include_disabled\x18\x02 \x01(\x08\"\xfd\x01\n\x14GetInventoryResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12&\n\x05hosts\x18\x02 \x03(\x0b\x32\x17.voip.inventory.v1.Host\x12(\n\x06groups\x18\x03 \x03(\x0b\x32\x18.voip.inventory.v1.Group\x12\x15\n\rall_vars_json\x18\x04 \x01(\t\x12-\n\tread_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x06 \x01(\x08\x12,\n\tstale_age\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"M\n\x04Host\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x11\n\tvars_json\x18\x04 \x01(\t\"^\n\x05Group\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x11\n\tvars_json\x18\x03 \x01(\t\x12\r\n\x05hosts\x18\x04 \x03(\t\x12\x10\n\x08\x63hildren\x18\x05 \x03(\t\"\x1e\n\x0eGetHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x97\x01\n\x0fGetHostResponse\x12%\n\x04host\x18\x01 \x01(\x0b\x32\x17.voip.inventory.v1.Host\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\r\n\x05stale\x18\x04 \x01(\x08\x12,\n\tstale_age\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x14\n\x12GetRevisionRequest\"\x96\x01\n\x13GetRevisionResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12\x30\n\x0c\x63hanged_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\x03 \x01(\x08\x12,\n\tstale_age\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x0e\n\x0cWatchRequest\"`\n\rWatchResponse\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12.\n\x07\x63hanged\x18\x02 \x03(\x0e\x32\x1d.voip.inventory.v1.ObjectKind\x12\r\n\x05stale\x18\x03 \x01(\x08*\xae\x01\n\nObjectKind\x12\x1b\n\x17OBJECT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11OBJECT_KIND_HOSTS\x10\x01\x12\x16\n\x12OBJECT_KIND_GROUPS\x10\x02\x12\x1b\n\x17OBJECT_KIND_MEMBERSHIPS\x10\x03\x12\x1d\n\x19OBJECT_KIND_GROUP_NESTING\x10\x04\x12\x18\n\x14OBJECT_KIND_ALL_VARS\x10\x05\x32\xea\x02\n\tInventory\x12_\n\x0cGetInventory\x12&.voip.inventory.v1.GetInventoryRequest\x1a\'.voip.inventory.v1.GetInventoryResponse\x12P\n\x07GetHost\x12!.voip.inventory.v1.GetHostRequest\x1a\".voip.inventory.v1.GetHostResponse\x12\\\n\x0bGetRevision\x12%.voip.inventory.v1.GetRevisionRequest\x1a&.voip.inventory.v1.GetRevisionResponse\x12L\n\x05Watch\x12\x1f.voip.inventory.v1.WatchRequest\x1a .voip.inventory.v1.WatchResponse0\x01\x42%\n\x11voip.inventory.v1B\x0eInventoryProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voip.inventory.v1.inventory
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\021voip.inventory.v1B\016InventoryProtoP\001'
-  _globals['_OBJECTKIND']._serialized_start=1037
-  _globals['_OBJECTKIND']._serialized_end=1211
+  _globals['_OBJECTKIND']._serialized_start=1099
+  _globals['_OBJECTKIND']._serialized_end=1273
   _globals['_GETINVENTORYREQUEST']._serialized_start=121
   _globals['_GETINVENTORYREQUEST']._serialized_end=190
   _globals['_GETINVENTORYRESPONSE']._serialized_start=193
@@ -46,16 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GROUP']._serialized_end=621
   _globals['_GETHOSTREQUEST']._serialized_start=623
   _globals['_GETHOSTREQUEST']._serialized_end=653
-  _globals['_GETHOSTRESPONSE']._serialized_start=655
-  _globals['_GETHOSTRESPONSE']._serialized_end=745
-  _globals['_GETREVISIONREQUEST']._serialized_start=747
-  _globals['_GETREVISIONREQUEST']._serialized_end=767
-  _globals['_GETREVISIONRESPONSE']._serialized_start=770
-  _globals['_GETREVISIONRESPONSE']._serialized_end=920
-  _globals['_WATCHREQUEST']._serialized_start=922
-  _globals['_WATCHREQUEST']._serialized_end=936
-  _globals['_WATCHRESPONSE']._serialized_start=938
-  _globals['_WATCHRESPONSE']._serialized_end=1034
-  _globals['_INVENTORY']._serialized_start=1214
-  _globals['_INVENTORY']._serialized_end=1576
+  _globals['_GETHOSTRESPONSE']._serialized_start=656
+  _globals['_GETHOSTRESPONSE']._serialized_end=807
+  _globals['_GETREVISIONREQUEST']._serialized_start=809
+  _globals['_GETREVISIONREQUEST']._serialized_end=829
+  _globals['_GETREVISIONRESPONSE']._serialized_start=832
+  _globals['_GETREVISIONRESPONSE']._serialized_end=982
+  _globals['_WATCHREQUEST']._serialized_start=984
+  _globals['_WATCHREQUEST']._serialized_end=998
+  _globals['_WATCHRESPONSE']._serialized_start=1000
+  _globals['_WATCHRESPONSE']._serialized_end=1096
+  _globals['_INVENTORY']._serialized_start=1276
+  _globals['_INVENTORY']._serialized_end=1638
 # @@protoc_insertion_point(module_scope)

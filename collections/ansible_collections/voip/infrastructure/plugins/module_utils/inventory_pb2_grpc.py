@@ -78,8 +78,9 @@ class InventoryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetHost(self, request, context):
-        """Returns one host with its variables and the groups it belongs to.
-        Fails with NOT_FOUND, naming the host, when no such host exists.
+        """Returns one host with its variables and the groups it belongs to, from the same
+        snapshot GetInventory serves. Fails with NOT_FOUND, naming the host, when no such
+        host exists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

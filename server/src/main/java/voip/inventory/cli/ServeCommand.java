@@ -95,7 +95,7 @@ final class ServeCommand implements Callable<Integer> {
       HealthStatusManager health = new HealthStatusManager();
       DatabaseHealth databaseHealth = new DatabaseHealth(db, health);
       databaseHealth.start(Duration.ofSeconds(healthIntervalSeconds));
-      InventoryService inventory = new InventoryService(reader, store, errors);
+      InventoryService inventory = new InventoryService(store, errors);
       InventoryServer server = new InventoryServer(
           address, Optional.ofNullable(socketGroup), health, List.of(inventory));
       server.start();

@@ -12,7 +12,6 @@ import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import voip.inventory.snapshot.InventoryFilter;
-import voip.inventory.snapshot.InventoryReader;
 import voip.inventory.snapshot.SnapshotStore;
 import voip.inventory.v1.GetHostRequest;
 import voip.inventory.v1.GetHostResponse;
@@ -28,13 +27,11 @@ import voip.inventory.v1.WatchResponse;
 public final class InventoryService extends InventoryGrpc.InventoryImplBase {
   private static final Logger logger = Logger.getLogger(InventoryService.class.getName());
 
-  private final InventoryReader reader;
   private final SnapshotStore snapshots;
   private final DatabaseErrors errors;
 
-  /** Serves whole inventories and revisions from snapshots, single hosts from reader. */
-  public InventoryService(InventoryReader reader, SnapshotStore snapshots, DatabaseErrors errors) {
-    this.reader = reader;
+  /** Serves inventories, hosts and revisions from the store's snapshots. */
+  public InventoryService(SnapshotStore snapshots, DatabaseErrors errors) {
     this.snapshots = snapshots;
     this.errors = errors;
   }
@@ -62,9 +59,18 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
   public void getHost(GetHostRequest request, StreamObserver<GetHostResponse> responses) {
     answer(responses, "GetHost", () -> {
       RequestValidation.checkHostName(request.getName());
-      return reader.readHost(request.getName()).orElseThrow(() -> Status.NOT_FOUND
-          .withDescription("no host named '" + request.getName() + "' in the inventory")
-          .asRuntimeException());
+      SnapshotStore.Served served = snapshots.serve();
+      GetHostResponse response = served.snapshot().host(request.getName())
+          .orElseThrow(() -> Status.NOT_FOUND
+              .withDescription("no host named '" + request.getName() + "' in the inventory")
+              .asRuntimeException());
+      if (served.staleAge().isEmpty()) {
+        return response;
+      }
+      return response.toBuilder()
+          .setStale(true)
+          .setStaleAge(duration(served.staleAge().get()))
+          .build();
     });
   }
 

@@ -14,7 +14,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.jooq.Cursor;
 import org.jooq.DSLContext;
 import org.jooq.Field;
@@ -27,7 +26,6 @@ import org.jooq.impl.SQLDataType;
 import voip.inventory.db.Database;
 import voip.inventory.db.jooq.tables.AnsibleGroups;
 import voip.inventory.snapshot.InventorySnapshot.GroupEntry;
-import voip.inventory.v1.GetHostResponse;
 import voip.inventory.v1.Host;
 
 /**
@@ -83,32 +81,6 @@ public final class InventoryReader {
           .orElse("{}");
       return new InventorySnapshot(
           revision.revision(), Instant.now(), allVars, readHosts(dsl), readGroups(dsl));
-    });
-  }
-
-  /** One host with its direct groups, or empty when no host has that name. */
-  public Optional<GetHostResponse> readHost(String name) {
-    return inSnapshotTransaction(dsl -> {
-      Record4<String, String, Boolean, String> row = dsl
-          .select(VM_CONFIGS.VM_NAME, VM_CONFIGS.ENVIRONMENT, ENABLED, HOST_VARS_JSON)
-          .from(VM_CONFIGS)
-          .where(VM_CONFIGS.VM_NAME.eq(name))
-          .fetchOne();
-      if (row == null) {
-        return Optional.empty();
-      }
-      List<String> groups = dsl.select(ANSIBLE_GROUPS.GROUP_NAME)
-          .from(VM_GROUP_MEMBERSHIP)
-          .join(ANSIBLE_GROUPS).on(ANSIBLE_GROUPS.ID.eq(VM_GROUP_MEMBERSHIP.GROUP_ID))
-          .join(VM_CONFIGS).on(VM_CONFIGS.ID.eq(VM_GROUP_MEMBERSHIP.VM_ID))
-          .where(VM_CONFIGS.VM_NAME.eq(name))
-          .orderBy(ANSIBLE_GROUPS.GROUP_NAME)
-          .fetch(ANSIBLE_GROUPS.GROUP_NAME);
-      return Optional.of(GetHostResponse.newBuilder()
-          .setHost(host(row))
-          .addAllGroups(groups)
-          .setRevision(revision(dsl).revision())
-          .build());
     });
   }
 

@@ -8,6 +8,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.HashMap;
+import java.util.Optional;
+import voip.inventory.v1.GetHostResponse;
 import voip.inventory.v1.GetInventoryResponse;
 import voip.inventory.v1.Group;
 import voip.inventory.v1.Host;
@@ -25,6 +28,7 @@ public final class InventorySnapshot {
   private final List<Host> hosts;
   private final List<GroupEntry> groups;
   private final Map<InventoryFilter, GetInventoryResponse> responses = new ConcurrentHashMap<>();
+  private volatile HostIndex hostIndex;
 
   InventorySnapshot(
       long revision, Instant readTime, String allVarsJson, List<Host> hosts, List<GroupEntry> groups) {
@@ -45,6 +49,34 @@ public final class InventorySnapshot {
 
   public int hostCount() {
     return hosts.size();
+  }
+
+  /** One host, disabled or not, with the groups it is a direct member of. */
+  public Optional<GetHostResponse> host(String name) {
+    HostIndex index = hostIndex();
+    Host host = index.hosts().get(name);
+    if (host == null) {
+      return Optional.empty();
+    }
+    return Optional.of(GetHostResponse.newBuilder()
+        .setHost(host)
+        .addAllGroups(index.groupsOfHost().getOrDefault(name, List.of()))
+        .setRevision(revision)
+        .build());
+  }
+
+  private HostIndex hostIndex() {
+    HostIndex index = hostIndex;
+    if (index == null) {
+      synchronized (this) {
+        index = hostIndex;
+        if (index == null) {
+          index = HostIndex.of(hosts, groups);
+          hostIndex = index;
+        }
+      }
+    }
+    return index;
   }
 
   /** Rebuilds a snapshot from a complete response, as written by {@link #toCompleteResponse()}. */
@@ -137,6 +169,23 @@ public final class InventorySnapshot {
         }
       }
       return group.build();
+    }
+  }
+
+  /** Hosts by name and, for each, its groups in name order; built on the first GetHost. */
+  private record HostIndex(Map<String, Host> hosts, Map<String, List<String>> groupsOfHost) {
+    static HostIndex of(List<Host> hosts, List<GroupEntry> groups) {
+      Map<String, Host> byName = new HashMap<>(hosts.size() * 2);
+      for (Host host : hosts) {
+        byName.put(host.getName(), host);
+      }
+      Map<String, List<String>> groupsOfHost = new HashMap<>(hosts.size() * 2);
+      for (GroupEntry group : groups) {
+        for (String host : group.hosts()) {
+          groupsOfHost.computeIfAbsent(host, name -> new ArrayList<>(4)).add(group.name());
+        }
+      }
+      return new HostIndex(byName, groupsOfHost);
     }
   }
 }

@@ -98,6 +98,10 @@ class FreshnessIT {
         assertThat(stale.getStale()).isTrue();
         assertThat(stale.getRevision()).isEqualTo(fresh.getRevision());
         assertThat(stale.getHostsList()).isEqualTo(fresh.getHostsList());
+        var staleHost = server.inventory().getHost(
+            voip.inventory.v1.GetHostRequest.newBuilder().setName("voip-prod-1").build());
+        assertThat(staleHost.getStale()).isTrue();
+        assertThat(staleHost.getGroupsList()).contains("voip_servers");
         assertThat(staleRevision.getStale()).isTrue();
         assertThat(staleRevision.getRevision()).isEqualTo(fresh.getRevision());
         assertThat(server.output()).contains("does not answer").contains("marked stale");
