@@ -108,6 +108,18 @@ check-generated: generate ## fail when the committed generated code differs from
 	if [[ -n "$$untracked" ]]; then \
 		echo "generated files not committed:" >&2; echo "$$untracked" >&2; exit 1; fi
 
+.PHONY: bench bench-quick
+
+bench: $(JAR) venv ## measure the plugin against ansible-core's floor and a script at 1k, 10k, 100k hosts (bench/RESULTS.md)
+	@scripts/require java
+	@echo ">> benchmarking at 1,000, 10,000 and 100,000 hosts (about an hour; see bench/README.md)"
+	$(VENV)/bin/python bench/bench.py
+
+bench-quick: $(JAR) venv ## the benchmark at 1,000 hosts, one run each: a smoke test (.run/bench/RESULTS-quick.md)
+	@scripts/require java
+	@echo ">> benchmarking at 1,000 hosts, one run each"
+	$(VENV)/bin/python bench/bench.py --quick
+
 clean: ## stop anything `make up` left running and remove build output and .run/ (keeps .venv)
 	@echo ">> cleaning"
 	scripts/stack down
