@@ -36,7 +36,7 @@ help: ## list the targets
 build: ## build the server jar (server/target/voip-inventory.jar)
 	@scripts/require java mvn
 	@echo ">> building $(JAR)"
-	mvn -B -q -ntp -Dstyle.color=never package -DskipTests
+	mvn -B -q -ntp package -DskipTests
 
 # The jar, rebuilt only when a source, the .proto or a migration changed.
 $(JAR): $(JAVA_SOURCES)
