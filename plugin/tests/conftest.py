@@ -130,9 +130,10 @@ def make_database(pg_url: str, jar: Path, sample_data: bool = True) -> Database:
 class Server:
     """The real server process listening on a Unix socket in a private directory."""
 
-    def __init__(self, jar: Path, database: Database, run_dir: Path) -> None:
+    def __init__(self, jar: Path, database: Database, run_dir: Path, *options: str) -> None:
         self.jar = jar
         self.database = database
+        self.options = options
         self.socket = run_dir / 'inventory.sock'
         self.log = run_dir / 'server.log'
         self.process: subprocess.Popen | None = None
@@ -144,8 +145,8 @@ class Server:
     def start(self) -> None:
         env = {**_clean_environ(), **self.database.env}
         with open(self.log, 'ab') as log:
-            self.process = subprocess.Popen(['java', '-jar', str(self.jar), 'serve', '--listen', self.endpoint],
-                                            env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(['java', '-jar', str(self.jar), 'serve', '--listen', self.endpoint,
+                                             *self.options], env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_serving()
 
     def _wait_until_serving(self) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VENV_BIN, Server, make_database
+from conftest import ROOT, VENV_BIN, Server, make_database, without_unsafe_marks
 
 
 def test_a_server_that_is_not_running_is_named_with_how_to_start_it(ansible, tmp_path):
@@ -126,23 +128,59 @@ def test_a_request_the_server_refuses_is_passed_on_with_its_status_and_descripti
     assert detail in error
 
 
-def test_a_database_that_stopped_is_passed_on_as_unavailable(ansible, server_jar, tmp_path):
-    """Needs a PostgreSQL of its own to stop: a throwaway cluster from the system's binaries."""
-    cluster = ThrowawayCluster(tmp_path / 'pg')
+@pytest.fixture(scope='module')
+def outage(server_jar, tmp_path_factory):
+    """Two servers on a PostgreSQL that then stops: one may serve its last good snapshot for a day, one for 1s."""
+    run_dir = tmp_path_factory.mktemp('outage')
+    cluster = ThrowawayCluster(run_dir / 'pg')
     database = make_database(cluster.start(), server_jar)
-    server = Server(server_jar, database, tmp_path)
+    patient = Server(server_jar, database, run_dir / 'patient', '--max-stale-age=24h')
+    strict = Server(server_jar, database, run_dir / 'strict', '--max-stale-age=1s')
     try:
-        server.start()
-        inventory = ansible.write_inventory(endpoint=server.endpoint)
+        for server in (patient, strict):
+            server.socket.parent.mkdir()
+            server.start()
         cluster.stop()
-
-        error = ansible.fails(inventory)
+        time.sleep(3)
+        yield database, patient, strict
     finally:
-        server.stop()
+        patient.stop()
+        strict.stop()
         cluster.stop()
 
-    assert f'the voip-inventory server at {server.endpoint} answered UNAVAILABLE:' in error
-    assert database.name in error and f'127.0.0.1:{cluster.port}' in error
+
+def test_while_the_database_is_down_the_last_good_snapshot_is_served_with_a_warning(ansible, outage):
+    _, patient, _ = outage
+    inventory = ansible.write_inventory(endpoint=patient.endpoint)
+
+    result = ansible.inventory(inventory, '--list')
+    listing = without_unsafe_marks(json.loads(result.stdout))
+    warning = ' '.join(result.stderr.split())
+
+    assert set(listing['_meta']['hostvars']) == {'voip-prod-1', 'voip-prod-2'}
+    assert listing['_meta']['hostvars']['voip-prod-1']['voip_inventory_stale'] is True
+    assert f'the voip-inventory server at {patient.endpoint} cannot read its database' in warning
+    assert 'last good snapshot' in warning and 'seconds ago' in warning
+
+
+def test_a_stale_answer_is_not_cached(ansible, outage):
+    _, patient, _ = outage
+    inventory = ansible.write_inventory(endpoint=patient.endpoint, cache=True, cache_plugin='ansible.builtin.jsonfile',
+                                        cache_connection=str(ansible.home / 'cache'))
+
+    ansible.inventory(inventory, '--list')
+
+    assert not (ansible.home / 'cache').exists() or not list((ansible.home / 'cache').iterdir())
+
+
+def test_a_database_down_for_longer_than_the_servers_limit_is_passed_on_as_unavailable(ansible, outage):
+    database, _, strict = outage
+    inventory = ansible.write_inventory(endpoint=strict.endpoint)
+
+    error = ansible.fails(inventory)
+
+    assert f'the voip-inventory server at {strict.endpoint} answered UNAVAILABLE:' in error
+    assert database.name in error
     assert database.password not in error
 
 

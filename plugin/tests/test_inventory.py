@@ -106,8 +106,11 @@ def test_export_carries_group_vars_children_and_all_vars(ansible, inventory):
     assert sorted(listing['sip_edge']['children']) == ['opensips_servers', 'rtpengine_servers']
     assert listing['datacenter_ams']['children'] == ['sip_edge']
     assert hosts_of(listing, 'datacenter_ams') == ENABLED_HOSTS
-    assert listing['all']['vars'] == {'ansible_python_interpreter': '/usr/bin/python3',
-                                      'ntp_servers': ['192.0.2.123', '192.0.2.124']}
+    all_vars = listing['all']['vars']
+    assert all_vars['ansible_python_interpreter'] == '/usr/bin/python3'
+    assert all_vars['ntp_servers'] == ['192.0.2.123', '192.0.2.124']
+    assert all_vars['voip_inventory_stale'] is False
+    assert isinstance(all_vars['voip_inventory_revision'], int) and all_vars['voip_inventory_revision'] > 1
 
 
 def test_host_merges_host_group_parent_group_and_all_vars(ansible, inventory):

@@ -25,6 +25,9 @@ description:
   - Uses a YAML configuration file whose O(plugin) key is V(voip.infrastructure.postgresql); any file name works,
     for example C(inventory.yml).
   - Strings from the database are data, never templates, unless O(allow_templating) is set.
+  - "The C(all) group also gets C(voip_inventory_revision), the revision of the inventory snapshot, and
+    C(voip_inventory_stale): V(true) when the server could not read its database and answered with its last good
+    snapshot (the plugin then warns), so a playbook can refuse to make changes from an outdated inventory."
 requirements:
   - grpcio >= 1.85.1
   - protobuf >= 7.35.1
@@ -133,6 +136,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.common.yaml import yaml_load
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.template import trust_as_template
 
 from ansible_collections.voip.infrastructure.plugins.module_utils.inventory_client import (
     GRPC_IMPORT_ERROR,
@@ -170,9 +174,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         config = self._read_config_data(path)
         self._check_config(config, path)
         self._require_grpc()
-        # Ansible applies this when the variables are set; off, strings from rows can never become templates.
-        self.trusted_by_default = self.get_option('allow_templating')
-
         endpoint, timeout = self._endpoint(), self._timeout()
         response = None
         cache_key = self._cache_key(path, endpoint)
@@ -181,8 +182,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             response = self._read_cache(cache_key)
         if response is None:
             response = self._fetch(endpoint, timeout)
-            if caching:
+            # A stale answer is not kept: the next run should ask again rather than repeat it for cache_timeout.
+            if caching and not response.stale:
                 self._cache[cache_key] = self._cache_entry(response)
+        if response.stale:
+            self._warn_stale(endpoint, response)
         self._populate(response)
 
     def _check_config(self, config, path):
@@ -268,25 +272,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                          f'at revision {response.revision}')
         return response
 
+    def _warn_stale(self, endpoint, response):
+        age = response.stale_age.ToTimedelta()
+        self.display.warning(
+            f'{self.NAME}: the voip-inventory server at {endpoint} cannot read its database, so this inventory is '
+            f'its last good snapshot (revision {response.revision}), last known to match the database '
+            f'{_describe_age(age.total_seconds())} ago. Changes made since are missing; the server\'s log says why '
+            f'the database does not answer. Playbooks can check voip_inventory_stale.')
+
     def _populate(self, response):
         inventory = self.inventory
-        self._set_vars('all', response.all_vars_json, 'the all group')
+        trust = self.get_option('allow_templating')
+        self._set_vars('all', self._load_vars(response.all_vars_json, 'the all group', trust))
+        self._set_vars('all', {'voip_inventory_revision': response.revision, 'voip_inventory_stale': response.stale})
 
         group_names = {}
         for group in response.groups:
             group_names[group.name] = inventory.add_group(group.name)
-            self._set_vars(group_names[group.name], group.vars_json, f'group {group.name}')
+            self._set_vars(group_names[group.name], self._load_vars(group.vars_json, f'group {group.name}', trust))
         for group in response.groups:
             for child in group.children:
                 inventory.add_child(group_names[group.name], group_names.get(child) or inventory.add_group(child))
 
-        host_vars = self._add_hosts(response.hosts)
+        host_vars = self._add_hosts(response.hosts, trust)
         for group in response.groups:
             for host in group.hosts:
                 inventory.add_child(group_names[group.name], host)
         self._construct(host_vars)
 
-    def _add_hosts(self, hosts):
+    def _add_hosts(self, hosts, trust):
         """Adds each host to its environment's group with its variables; returns the variables by host name."""
         inventory = self.inventory
         include_disabled = self.get_option('include_disabled')
@@ -297,11 +311,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if environment is None:
                 environment = environment_groups[host.environment] = inventory.add_group(host.environment)
             name = inventory.add_host(host.name, group=environment)
-            variables = host_vars[name] = self._load_vars(host.vars_json, f'host {host.name}')
+            variables = host_vars[name] = self._load_vars(host.vars_json, f'host {host.name}', trust)
             if include_disabled:
                 variables['vm_enabled'] = host.enabled
-            for key, value in variables.items():
-                inventory.set_variable(name, key, value)
+            # All of a host's variables at once: set_variable copies and tags each value, which at 100,000 hosts
+            # costs tens of seconds; json.loads has just made these values, plain and owned by no one else.
+            inventory.get_host(name).vars.update(variables)
         return host_vars
 
     def _construct(self, host_vars):
@@ -314,11 +329,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._add_host_to_composed_groups(groups, variables, name, strict=strict)
             self._add_host_to_keyed_groups(keyed_groups, variables, name, strict=strict)
 
-    def _set_vars(self, entity, vars_json, what):
-        for key, value in self._load_vars(vars_json, what).items():
+    def _set_vars(self, entity, variables):
+        for key, value in variables.items():
             self.inventory.set_variable(entity, key, value)
 
-    def _load_vars(self, vars_json, what):
+    def _load_vars(self, vars_json, what, trust):
+        """Decodes one object's variables; strings are marked as templates only when the inventory trusts them."""
         if not vars_json:
             return {}
         try:
@@ -330,4 +346,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(f'{self.NAME}: the server sent variables for {what} that are not a mapping '
                                      f'but {type(variables).__name__}; the server and this collection may not be '
                                      f'the same version')
-        return variables
+        return _trusted(variables) if trust else variables
+
+
+def _describe_age(seconds):
+    if seconds < 120:
+        return f'{seconds:.0f} seconds'
+    if seconds < 2 * 3600:
+        return f'{seconds / 60:.0f} minutes'
+    return f'{seconds / 3600:.1f} hours'
+
+
+def _trusted(value):
+    """Marks every string in value as a template Ansible may render; unmarked strings are only ever data."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    return value
