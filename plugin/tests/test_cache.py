@@ -85,6 +85,26 @@ def test_the_cache_keeps_the_old_inventory_until_flushed(ansible, server, new_ho
     assert NEW_HOST in hostnames(after_flush)
 
 
+def test_ansible_playbook_flush_cache_asks_the_server_again(ansible, server, new_host):
+    inventory = cached_inventory(ansible, server)
+    playbook = ansible.home / 'count.yml'
+    playbook.write_text(
+        '- hosts: localhost\n'
+        '  connection: local\n'
+        '  gather_facts: false\n'
+        '  tasks:\n'
+        '    - ansible.builtin.debug:\n'
+        '        msg: "production hosts: {{ groups.production | sort | join(\',\') }}"\n')
+
+    ansible.list(inventory)
+    new_host()
+    cached = ansible.run('ansible-playbook', '-i', inventory, playbook)
+    flushed = ansible.run('ansible-playbook', '-i', inventory, playbook, '--flush-cache')
+
+    assert 'production hosts: voip-prod-1,voip-prod-2"' in cached.stdout
+    assert f'production hosts: {NEW_HOST},voip-prod-1,voip-prod-2"' in flushed.stdout
+
+
 def test_a_cache_entry_older_than_the_cache_timeout_is_not_used(ansible, server, new_host):
     inventory = cached_inventory(ansible, server, cache_timeout=1)
 
