@@ -45,13 +45,9 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
           new HashSet<>(request.getEnvironmentsList()), request.getIncludeDisabled());
       SnapshotStore.Served served = snapshots.serve();
       GetInventoryResponse response = served.snapshot().toResponse(filter);
-      if (served.staleAge().isEmpty()) {
-        return response;
-      }
-      return response.toBuilder()
-          .setStale(true)
-          .setStaleAge(duration(served.staleAge().get()))
-          .build();
+      return served.staleAge()
+          .map(age -> response.toBuilder().setStale(true).setStaleAge(duration(age)).build())
+          .orElse(response);
     });
   }
 
@@ -64,13 +60,9 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
           .orElseThrow(() -> Status.NOT_FOUND
               .withDescription("no host named '" + request.getName() + "' in the inventory")
               .asRuntimeException());
-      if (served.staleAge().isEmpty()) {
-        return response;
-      }
-      return response.toBuilder()
-          .setStale(true)
-          .setStaleAge(duration(served.staleAge().get()))
-          .build();
+      return served.staleAge()
+          .map(age -> response.toBuilder().setStale(true).setStaleAge(duration(age)).build())
+          .orElse(response);
     });
   }
 
