@@ -30,7 +30,8 @@ STUB_NAMES = ('inventory_pb2.py', 'inventory_pb2_grpc.py')
 REGENERATE = 'python plugin/generate_stubs.py'
 
 _PROTO_IMPORT = re.compile(r'^from ' + re.escape(PROTO_PYTHON_PACKAGE) + r' import (\w+) as (\w+)$', re.MULTILINE)
-_LEFTOVER_IMPORT = re.compile(r'^\s*(from|import) ' + re.escape(PROTO_PYTHON_PACKAGE.split('.')[0]) + r'\b', re.MULTILINE)
+_PROTO_TOP_PACKAGE = PROTO_PYTHON_PACKAGE.split('.')[0]
+_LEFTOVER_IMPORT = re.compile(r'^\s*(from|import) ' + re.escape(_PROTO_TOP_PACKAGE) + r'\b', re.MULTILINE)
 
 
 def run_protoc(out_dir: pathlib.Path) -> None:

@@ -130,17 +130,18 @@ def make_database(pg_url: str, jar: Path, sample_data: bool = True) -> Database:
 class Server:
     """The real server process listening on a Unix socket in a private directory."""
 
-    def __init__(self, jar: Path, database: Database, run_dir: Path, *options: str) -> None:
+    def __init__(self, jar: Path, database: Database, run_dir: Path, *options: str, tcp_port: int | None = None):
         self.jar = jar
         self.database = database
         self.options = options
         self.socket = run_dir / 'inventory.sock'
+        self.tcp_port = tcp_port
         self.log = run_dir / 'server.log'
         self.process: subprocess.Popen | None = None
 
     @property
     def endpoint(self) -> str:
-        return f'unix:{self.socket}'
+        return f'127.0.0.1:{self.tcp_port}' if self.tcp_port else f'unix:{self.socket}'
 
     def start(self) -> None:
         env = {**_clean_environ(), **self.database.env}
@@ -154,7 +155,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f'the server exited with {self.process.returncode} at start:\n{self.log.read_text()}')
-            if self.socket.exists() and self.answers():
+            if (self.tcp_port or self.socket.exists()) and self.answers():
                 return
             time.sleep(0.2)
         self.stop()

@@ -33,9 +33,9 @@ def test_the_endpoint_can_come_from_the_environment(ansible, tmp_path):
     socket_path = tmp_path / 'elsewhere.sock'
     inventory = ansible.write_inventory()
 
-    error = ansible.fails(inventory, env={'VOIP_INVENTORY_ENDPOINT': f'unix:///{socket_path}'})
+    error = ansible.fails(inventory, env={'VOIP_INVENTORY_ENDPOINT': f'unix://{socket_path}'})
 
-    assert f'cannot reach the voip-inventory server at unix:///{socket_path}' in error
+    assert f'cannot reach the voip-inventory server at unix://{socket_path}' in error
 
 
 def test_a_stale_socket_file_from_a_crashed_server_is_reported_as_not_running(ansible, tmp_path):

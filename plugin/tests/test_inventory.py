@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from conftest import hosts_of
+from conftest import Server, hosts_of
 
 # On top of the sample data: a staging host, a disabled production host, JSONB configuration and extra host
 # variables, two levels of nested groups with group variables, and a list among the all-group variables.
@@ -197,6 +199,31 @@ def test_inventory_yml_works_through_the_auto_plugin(ansible, server):
     listing = ansible.list(inventory)
 
     assert set(listing['_meta']['hostvars']) == ENABLED_HOSTS
+
+
+def test_the_endpoint_can_come_from_the_environment_in_unix_url_form(ansible, server):
+    inventory = ansible.write_inventory()
+
+    listing = ansible.list(inventory, env={'VOIP_INVENTORY_ENDPOINT': f'unix://{server.socket}'})
+
+    assert set(listing['_meta']['hostvars']) == ENABLED_HOSTS
+
+
+def test_a_server_listening_on_tcp_loopback_serves_the_same_inventory(ansible, server, server_jar, database,
+                                                                      tmp_path):
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    tcp_server = Server(server_jar, database, tmp_path, tcp_port=port)
+    tcp_server.start()
+    try:
+        over_tcp = ansible.list(ansible.write_inventory('tcp.yml', endpoint=f'127.0.0.1:{port}'))
+    finally:
+        tcp_server.stop()
+    over_socket = ansible.list(ansible.write_inventory('socket.yml', endpoint=server.endpoint))
+
+    assert over_tcp == over_socket
+    assert set(over_tcp['_meta']['hostvars']) == ENABLED_HOSTS
 
 
 def test_a_file_of_any_name_works_when_the_plugin_is_enabled_by_name(ansible, server):
