@@ -175,19 +175,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._check_config(config, path)
         self._require_grpc()
         endpoint, timeout = self._endpoint(), self._timeout()
-        response = None
-        cache_key = self._cache_key(path, endpoint)
-        caching = self.get_option('cache')
-        if caching and cache:
-            response = self._read_cache(cache_key)
-        if response is None:
-            response = self._fetch(endpoint, timeout)
-            # A stale answer is not kept: the next run should ask again rather than repeat it for cache_timeout.
-            if caching and not response.stale:
-                self._cache[cache_key] = self._cache_entry(response)
+
+        response = self._inventory_snapshot(path, endpoint, timeout, use_cache=cache)
         if response.stale:
             self._warn_stale(endpoint, response)
         self._populate(response)
+
+    def _inventory_snapshot(self, path, endpoint, timeout, use_cache):
+        """From the cache when it is on and may be used (not on --flush-cache or refresh_inventory), else the server."""
+        caching = self.get_option('cache')
+        cache_key = self._cache_key(path, endpoint)
+        if caching and use_cache:
+            response = self._read_cache(cache_key)
+            if response is not None:
+                return response
+
+        response = self._fetch(endpoint, timeout)
+        # A stale answer is not kept: the next run should ask again rather than repeat it for cache_timeout.
+        if caching and not response.stale:
+            self._cache[cache_key] = self._cache_entry(response)
+        return response
 
     def _check_config(self, config, path):
         """Refuses what Ansible would quietly accept: unknown keys, and booleans that are neither true nor false."""
