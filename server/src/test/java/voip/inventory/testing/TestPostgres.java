@@ -25,12 +25,30 @@ public final class TestPostgres {
   private final int port;
   private final String user;
   private final String password;
+  private final java.util.List<String> databases = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final java.util.List<String> roles = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private TestPostgres(String host, int port, String user, String password) {
     this.host = host;
     this.port = port;
     this.user = user;
     this.password = password;
+    Runtime.getRuntime().addShutdownHook(new Thread(this::dropCreated, "drop-test-databases"));
+  }
+
+  /** Drops what the tests created, so a shared server given by URL is left as it was. */
+  private void dropCreated() {
+    try (Connection connection = connect("postgres")) {
+      DSLContext dsl = DSL.using(connection, SQLDialect.POSTGRES);
+      for (String database : databases) {
+        dsl.execute("DROP DATABASE IF EXISTS {0} WITH (FORCE)", DSL.name(database));
+      }
+      for (String role : roles) {
+        dsl.execute("DROP ROLE IF EXISTS {0}", DSL.name(role));
+      }
+    } catch (SQLException | RuntimeException e) {
+      System.err.println("could not drop the test databases: " + e.getMessage());
+    }
   }
 
   /** The shared server, started on first use. */
@@ -80,6 +98,7 @@ public final class TestPostgres {
         .toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
     try (Connection connection = connect("postgres")) {
       DSL.using(connection, SQLDialect.POSTGRES).createDatabase(DSL.name(name)).execute();
+      databases.add(name);
     } catch (SQLException e) {
       throw new IllegalStateException("cannot create test database " + name, e);
     }
@@ -91,6 +110,7 @@ public final class TestPostgres {
     try (Connection connection = connect(database)) {
       DSLContext dsl = DSL.using(connection, SQLDialect.POSTGRES);
       dsl.execute("CREATE ROLE {0} LOGIN PASSWORD {1}", DSL.name(role), DSL.inline(rolePassword));
+      roles.add(role);
       dsl.execute("GRANT ALL ON SCHEMA public TO {0}", DSL.name(role));
       dsl.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO {0}", DSL.name(role));
       dsl.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {0}", DSL.name(role));
