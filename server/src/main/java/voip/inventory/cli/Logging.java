@@ -13,6 +13,13 @@ final class Logging {
     Logger.getLogger("io.grpc"), Logger.getLogger("org.jooq")
   };
 
+  /**
+   * grpc-java asks every accepted connection for TCP keepalive, which Unix sockets lack; Netty
+   * then warns once per connection about an option that means nothing here.
+   */
+  private static final Logger NETTY_BOOTSTRAP =
+      Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap.ServerBootstrap");
+
   private Logging() {}
 
   static void configure() {
@@ -23,6 +30,7 @@ final class Logging {
     for (Logger library : QUIET_LIBRARIES) {
       library.setLevel(Level.WARNING);
     }
+    NETTY_BOOTSTRAP.setLevel(Level.SEVERE);
   }
 
   /** Shows Flyway's progress lines, for the migrate command. */

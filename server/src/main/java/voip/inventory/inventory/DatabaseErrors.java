@@ -37,7 +37,9 @@ public final class DatabaseErrors {
 
   private Status forSqlState(String sqlState, Throwable failure) {
     String db = settings.describe();
-    if (sqlState.startsWith("08") || sqlState.startsWith("53") || sqlState.startsWith("57P")) {
+    // 55000 is what a database refusing connections (ALLOW_CONNECTIONS false) answers.
+    if (sqlState.startsWith("08") || sqlState.startsWith("53") || sqlState.startsWith("57P")
+        || sqlState.equals("55000")) {
       return unavailable();
     }
     switch (sqlState) {

@@ -16,8 +16,8 @@ final class RequestValidation {
       throw invalid("environments has " + environments.size() + " values; ask for at most "
           + MAX_ENVIRONMENTS + ", or none for all environments");
     }
-    for (String environment : environments) {
-      checkName("environments", environment, MAX_ENVIRONMENT_LENGTH,
+    for (int i = 0; i < environments.size(); i++) {
+      checkName("environments[" + i + "]", environments.get(i), MAX_ENVIRONMENT_LENGTH,
           "an environment name such as \"production\"");
     }
   }
