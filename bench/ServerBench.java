@@ -42,6 +42,9 @@ import voip.inventory.v1.InventoryGrpc.InventoryBlockingStub;
  * first                   on a new connection: GetRevision untimed, then one GetInventory
  * change CALLS            commit a change to one host (JDBC_URL, autocommit), then call
  *                         GetInventory until a response shows it; time from commit to that
+ * layers CALLS            the parts of a GetInventory call, each alone: GetRevision (the
+ *                         server's per-call database check and a small round trip), and, on
+ *                         the last response, protobuf serialisation and decoding
  * quit
  * </pre>
  */
@@ -52,7 +55,7 @@ public final class ServerBench {
   // Netty warns on every connection that a Unix socket has no SO_KEEPALIVE; held here so the
   // level set on it is not lost when the logger is collected.
   private static final Logger NETTY_BOOTSTRAP =
-      Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap.AbstractBootstrap");
+      Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
 
   private final String socketPath;
   private final String jdbcUrl;
@@ -96,6 +99,8 @@ public final class ServerBench {
         return first();
       case "change":
         return change(Integer.parseInt(words[1]));
+      case "layers":
+        return layers(Integer.parseInt(words[1]));
       default:
         throw new IllegalArgumentException("unknown command: " + String.join(" ", words));
     }
@@ -170,6 +175,33 @@ public final class ServerBench {
     remember(response);
     return "{\"command\": \"first\", \"hosts\": " + response.getHostsCount()
         + ", \"ms\": [" + ms + "]}";
+  }
+
+  private String layers(int calls) {
+    GetInventoryResponse response = stub().getInventory(GetInventoryRequest.getDefaultInstance());
+    List<Double> revision = new ArrayList<>(calls);
+    List<Double> serialize = new ArrayList<>(calls);
+    List<Double> parse = new ArrayList<>(calls);
+    for (int i = 0; i < calls; i++) {
+      long start = System.nanoTime();
+      stub().getRevision(GetRevisionRequest.getDefaultInstance());
+      revision.add(millisSince(start));
+      // A fresh copy each time: a message caches its size and its strings' UTF-8 bytes once
+      // serialised, and the server serialises a message it built for the snapshot.
+      GetInventoryResponse copy = response.toBuilder().build();
+      start = System.nanoTime();
+      byte[] bytes = copy.toByteArray();
+      serialize.add(millisSince(start));
+      start = System.nanoTime();
+      try {
+        GetInventoryResponse.parseFrom(bytes);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new IllegalStateException(e);
+      }
+      parse.add(millisSince(start));
+    }
+    return "{\"command\": \"layers\", \"revision_ms\": " + json(revision)
+        + ", \"serialize_ms\": " + json(serialize) + ", \"parse_ms\": " + json(parse) + "}";
   }
 
   private String change(int calls) throws SQLException {
