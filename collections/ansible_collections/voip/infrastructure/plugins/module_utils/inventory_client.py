@@ -39,6 +39,14 @@ class InventoryClientError(Exception):
     """A failure to get an inventory; the message is complete and meant for the operator."""
 
 
+class ServerUnreachableError(InventoryClientError):
+    """No answer at all: nothing listens at the endpoint, or the server did not answer in time.
+
+    Unlike an error the server answered with, this says nothing about the inventory, so a caller may fall back to
+    a copy it kept.
+    """
+
+
 class Endpoint:
     """Where the server listens: a Unix socket path or a TCP host:port."""
 
@@ -114,7 +122,15 @@ class InventoryClient:
         try:
             return self._stub.GetInventory(request, timeout=self.timeout)
         except grpc.RpcError as err:
-            raise InventoryClientError(self._describe(err)) from None
+            raise self._error(err) from None
+
+    def get_revision(self):
+        """Returns the GetRevisionResponse: the server's current revision, a few bytes either way."""
+        self._check_socket()
+        try:
+            return self._stub.GetRevision(inventory_pb2.GetRevisionRequest(), timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise self._error(err) from None
 
     def _check_socket(self) -> None:
         """Names a missing socket plainly; gRPC would report it only as a failed connection."""
@@ -126,21 +142,24 @@ class InventoryClient:
             reason = f'there is no socket {path}, so the server is not running or listens elsewhere'
         else:
             reason = f'the socket directory {directory} does not exist, so the server is not running'
-        raise InventoryClientError(self._unreachable(reason))
+        raise ServerUnreachableError(self._unreachable(reason))
 
-    def _describe(self, err) -> str:
+    def _error(self, err) -> InventoryClientError:
         code, details = err.code(), err.details() or ''
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            return (f'the voip-inventory server at {self.endpoint} did not answer within {self.timeout:g} seconds. '
-                    f"Raise the plugin's 'timeout' option (env VOIP_INVENTORY_TIMEOUT) if the inventory is large, "
-                    f"or look at the server's log (journalctl -u voip-inventory) to see why it is slow")
+            return ServerUnreachableError(
+                f'the voip-inventory server at {self.endpoint} did not answer within {self.timeout:g} seconds. '
+                f"Raise the plugin's 'timeout' option (env VOIP_INVENTORY_TIMEOUT) if the inventory is large, "
+                f"or look at the server's log (journalctl -u voip-inventory) to see why it is slow")
         if code == grpc.StatusCode.UNAVAILABLE and 'failed to connect' in details:
+            # Refused by the socket's permissions is an answer about this user, not an absent server.
             if 'Permission denied' in details:
-                return (f'permission denied on the socket of the voip-inventory server ({self.endpoint}). '
-                        f'The socket is open only to the server\'s user and group: add this user to the '
-                        f'socket\'s group (ls -l {self.endpoint.socket_path} shows it) and log in again')
-            return self._unreachable(details)
-        return f'the voip-inventory server at {self.endpoint} answered {code.name}: {details}'
+                return InventoryClientError(
+                    f'permission denied on the socket of the voip-inventory server ({self.endpoint}). '
+                    f'The socket is open only to the server\'s user and group: add this user to the '
+                    f'socket\'s group (ls -l {self.endpoint.socket_path} shows it) and log in again')
+            return ServerUnreachableError(self._unreachable(details))
+        return InventoryClientError(f'the voip-inventory server at {self.endpoint} answered {code.name}: {details}')
 
     def _unreachable(self, reason: str) -> str:
         return (f'cannot reach the voip-inventory server at {self.endpoint}: {reason}. '
