@@ -26,8 +26,12 @@ description:
     for example C(inventory.yml).
   - Strings from the database are data, never templates, unless O(allow_templating) is set.
   - "The C(all) group also gets C(voip_inventory_revision), the revision of the inventory snapshot, and
-    C(voip_inventory_stale): V(true) when the server could not read its database and answered with its last good
-    snapshot (the plugin then warns), so a playbook can refuse to make changes from an outdated inventory."
+    C(voip_inventory_stale), so a playbook can refuse to make changes from an outdated inventory. It is V(true),
+    and the plugin warns, when the server could not read its database and answered with its last good snapshot,
+    or when the server could not be reached and a cached inventory was used instead (see O(revalidate_cache))."
+  - With O(cache) on, each run asks the server for the inventory's revision, one small request, and uses the cached
+    inventory only while it holds that revision, so a change committed to the database shows up in the next run.
+    O(revalidate_cache) turns this off for caching by age alone.
 requirements:
   - grpcio >= 1.85.1
   - protobuf >= 7.35.1
@@ -88,6 +92,23 @@ options:
         Ansible controller.
     type: bool
     default: false
+  revalidate_cache:
+    description:
+      - With O(cache) on, ask the server for the current inventory revision before using a cached inventory, and
+        use it only if it holds that revision; otherwise fetch the inventory and renew the cache entry. Asking costs
+        one small request, however large the inventory.
+      - When the server cannot be reached or does not answer within O(timeout), a cached inventory younger than
+        O(cache_timeout) is used instead, with a warning, and C(voip_inventory_stale) is V(true). Without such an
+        entry the inventory fails. An error the server answers with (for example a database that refuses its
+        credentials) is never covered up with the cache.
+      - O(cache_timeout) counts from when the inventory was last fetched, not from when it was last found current.
+      - "Set to V(false) for caching by age alone, as with other inventory plugins: a cached inventory is used
+        without asking the server until it is older than O(cache_timeout) or is flushed with C(--flush-cache) or
+        C(meta: refresh_inventory), so changes made meanwhile do not show."
+    type: bool
+    default: true
+    env:
+      - name: VOIP_INVENTORY_REVALIDATE_CACHE
 """
 
 EXAMPLES = r"""
@@ -95,7 +116,8 @@ EXAMPLES = r"""
 plugin: voip.infrastructure.postgresql
 
 ---
-# inventory.yml: production only, grouped by OpenSIPS version, cached for an hour in files.
+# inventory.yml: production only, grouped by OpenSIPS version, cached in files. Each run asks the server for the
+# revision only and uses the cache while it is current; if the server is down, a cache under an hour old is used.
 plugin: voip.infrastructure.postgresql
 endpoint: unix:///run/voip-inventory/inventory.sock
 environments:
@@ -107,6 +129,16 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/voip-inventory
 cache_timeout: 3600
+
+---
+# inventory.yml: cached by age alone: for ten minutes the server is not asked at all, and changes made meanwhile
+# show only after that or with --flush-cache.
+plugin: voip.infrastructure.postgresql
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/voip-inventory
+cache_timeout: 600
+revalidate_cache: false
 
 ---
 # inventory.yml: disabled hosts too, kept apart in their own group, with variables composed from the database's.
@@ -130,6 +162,7 @@ import difflib
 import hashlib
 import json
 import sys
+import time
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
@@ -142,6 +175,7 @@ from ansible_collections.voip.infrastructure.plugins.module_utils.inventory_clie
     GRPC_IMPORT_ERROR,
     InventoryClient,
     InventoryClientError,
+    ServerUnreachableError,
     parse_endpoint,
 )
 
@@ -154,7 +188,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = 'voip.infrastructure.postgresql'
 
     # Bumped when the cached form changes, so an entry written by another version reads as a miss.
-    _CACHE_FORMAT = 1
+    _CACHE_FORMAT = 2
 
     def verify_file(self, path):
         """Accepts any readable YAML file whose plugin key names this plugin, whatever the file is called."""
@@ -176,24 +210,63 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._require_grpc()
         endpoint, timeout = self._endpoint(), self._timeout()
 
-        response = self._inventory_snapshot(path, endpoint, timeout, use_cache=cache)
-        if response.stale:
-            self._warn_stale(endpoint, response)
+        # The channel connects on its first call, so a cache used without asking the server costs no connection.
+        with InventoryClient(endpoint, timeout) as client:
+            response = self._inventory_snapshot(client, self._cache_key(path, endpoint), use_cache=cache)
         self._populate(response)
 
-    def _inventory_snapshot(self, path, endpoint, timeout, use_cache):
-        """From the cache when it is on and may be used (not on --flush-cache or refresh_inventory), else the server."""
+    def _inventory_snapshot(self, client, cache_key, use_cache):
+        """The cached inventory when it may be used (not on --flush-cache or refresh_inventory), else the server's."""
         caching = self.get_option('cache')
-        cache_key = self._cache_key(path, endpoint)
-        if caching and use_cache:
-            response = self._read_cache(cache_key)
+        entry = self._cached_entry(cache_key) if caching and use_cache else None
+        if entry is not None:
+            if self.get_option('revalidate_cache'):
+                response = self._revalidated(client, entry, cache_key)
+            else:
+                response = self._decode(entry, cache_key)
             if response is not None:
                 return response
 
-        response = self._fetch(endpoint, timeout)
+        response = self._fetch(client)
         # A stale answer is not kept: the next run should ask again rather than repeat it for cache_timeout.
         if caching and not response.stale:
             self._cache[cache_key] = self._cache_entry(response)
+        return response
+
+    def _revalidated(self, client, entry, cache_key):
+        """The cached inventory if it holds the server's current revision, or if the server cannot be reached;
+        None when the server has a newer inventory."""
+        try:
+            current = client.get_revision()
+        except ServerUnreachableError as exc:
+            return self._cached_without_server(exc, entry, cache_key)
+        except InventoryClientError as exc:
+            # The server answered, so it is up and something is wrong (credentials, permissions, schema): the cache
+            # would hide that until it expires.
+            raise AnsibleParserError(f'{self.NAME}: {exc}') from exc
+
+        if current.revision != entry['revision']:
+            self.display.vvv(f"{self.NAME}: the cached inventory {cache_key} holds revision {entry['revision']}, "
+                             f'the server has revision {current.revision}')
+            return None
+        response = self._decode(entry, cache_key)
+        if response is not None and current.stale:
+            # The same revision is the same inventory; whether it is stale is the server's state now, not then.
+            response.stale = True
+            response.stale_age.CopyFrom(current.stale_age)
+            self._warn_stale(client.endpoint, response)
+        return response
+
+    def _cached_without_server(self, error, entry, cache_key):
+        response = self._decode(entry, cache_key)
+        if response is None:
+            raise AnsibleParserError(f'{self.NAME}: {error}') from error
+        # Nothing confirms that the copy is still current, so playbooks that check voip_inventory_stale hold back.
+        response.stale = True
+        stored_ago = _describe_age(max(0.0, time.time() - entry['stored']))
+        self.display.warning(
+            f'{self.NAME}: {error}. Using the cached inventory instead: revision {response.revision}, fetched '
+            f'{stored_ago} ago. Changes made since then may be missing; voip_inventory_stale is true.')
         return response
 
     def _check_config(self, config, path):
@@ -207,7 +280,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ''))
             raise AnsibleParserError(f"{self.NAME}: {path} sets unknown options: {', '.join(hints)}. "
                                      f"'ansible-doc -t inventory {self.NAME}' lists the options")
-        for key in ('include_disabled', 'allow_templating'):
+        for key in ('include_disabled', 'allow_templating', 'revalidate_cache'):
             try:
                 boolean(config.get(key, False), strict=True)
             except TypeError:
@@ -242,41 +315,54 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         digest = hashlib.sha256(json.dumps(request).encode('utf-8')).hexdigest()[:16]
         return f'{self.get_cache_key(path)}_{digest}'
 
-    def _read_cache(self, cache_key):
+    def _cached_entry(self, cache_key):
+        """The cache entry as stored, checked only for shape: the inventory in it is decoded once it is needed."""
         try:
             entry = self._cache[cache_key]
         except KeyError:
             self.display.vvv(f'{self.NAME}: no cached inventory under {cache_key}')
             return None
+        if not isinstance(entry, dict) or entry.get('format') != self._CACHE_FORMAT:
+            self.display.vvv(f'{self.NAME}: the cached inventory {cache_key} was written by another version of '
+                             f'this plugin; asking the server')
+            return None
+        if not (isinstance(entry.get('revision'), int) and isinstance(entry.get('stored'), (int, float))
+                and isinstance(entry.get('response'), str)):
+            self.display.warning(f'{self.NAME}: ignoring the cached inventory {cache_key}, which lacks the '
+                                 f'revision, the time or the inventory; asking the server')
+            return None
+        return entry
+
+    def _decode(self, entry, cache_key):
         try:
-            if entry['format'] != self._CACHE_FORMAT:
-                raise ValueError(f"format {entry['format']!r}, expected {self._CACHE_FORMAT}")
             response = GetInventoryResponse.FromString(base64.b64decode(entry['response'], validate=True))
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            self.display.warning(f'{self.NAME}: ignoring the unreadable cached inventory {cache_key} '
-                                 f'and asking the server: {to_native(exc)}')
+            self.display.warning(f'{self.NAME}: ignoring the unreadable cached inventory {cache_key}: '
+                                 f'{to_native(exc)}')
             return None
         self.display.vvv(f'{self.NAME}: using the cached inventory {cache_key} (revision {response.revision})')
         return response
 
     def _cache_entry(self, response):
         # The response kept whole as one string: cache plugins copy and compare what they hold, which for one
-        # string costs nothing, while 100,000 hosts as nested mappings would cost seconds.
-        return {'format': self._CACHE_FORMAT, 'revision': response.revision,
+        # string costs nothing, while 100,000 hosts as nested mappings would cost seconds. The revision stands
+        # beside it so that revalidation does not decode an entry it then throws away.
+        return {'format': self._CACHE_FORMAT, 'revision': response.revision, 'stored': time.time(),
                 'response': base64.b64encode(response.SerializeToString()).decode('ascii')}
 
-    def _fetch(self, endpoint, timeout):
+    def _fetch(self, client):
         environments = self.get_option('environments')
         include_disabled = self.get_option('include_disabled')
-        self.display.vvv(f'{self.NAME}: asking {endpoint} for the inventory (environments: '
+        self.display.vvv(f'{self.NAME}: asking {client.endpoint} for the inventory (environments: '
                          f'{", ".join(environments) or "all"}, include_disabled: {include_disabled})')
         try:
-            with InventoryClient(endpoint, timeout) as client:
-                response = client.get_inventory(environments, include_disabled)
+            response = client.get_inventory(environments, include_disabled)
         except InventoryClientError as exc:
             raise AnsibleParserError(f'{self.NAME}: {exc}') from exc
         self.display.vvv(f'{self.NAME}: {len(response.hosts)} hosts and {len(response.groups)} groups '
                          f'at revision {response.revision}')
+        if response.stale:
+            self._warn_stale(client.endpoint, response)
         return response
 
     def _warn_stale(self, endpoint, response):
