@@ -115,7 +115,7 @@ def test_a_bad_timeout_type_gets_ansibles_own_message(ansible, server):
 
 
 @pytest.mark.parametrize('environment, detail', [
-    ('', 'environments is empty'),
+    ('', 'environments[1] is empty'),
     ('x' * 51, 'at most 50'),
 ])
 def test_a_request_the_server_refuses_is_passed_on_with_its_status_and_description(ansible, server, environment,
