@@ -169,6 +169,22 @@ class Server:
                 return False
         return True
 
+    def wait_until_fresh(self) -> None:
+        """Waits until the server reads its database again after an outage, so later tests see fresh answers."""
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while time.monotonic() < deadline:
+            with grpc.insecure_channel(self.endpoint) as channel:
+                try:
+                    answer = inventory_pb2_grpc.InventoryStub(channel).GetRevision(
+                        inventory_pb2.GetRevisionRequest(), timeout=5)
+                    if not answer.stale:
+                        return
+                except grpc.RpcError:
+                    pass
+            time.sleep(0.2)
+        pytest.fail(f'the server still does not read its database after {SERVER_START_SECONDS}s:\n'
+                    f'{self.log.read_text()}')
+
     def stop(self) -> None:
         if self.process is None:
             return

@@ -10,7 +10,8 @@ import yaml
 from conftest import hosts_of
 
 PLUGIN = 'voip.infrastructure.postgresql'
-OWN_OPTIONS = {'plugin', 'endpoint', 'timeout', 'environments', 'include_disabled', 'allow_templating'}
+OWN_OPTIONS = {'plugin', 'endpoint', 'timeout', 'environments', 'include_disabled', 'allow_templating',
+               'revalidate_cache'}
 CONSTRUCTED_OPTIONS = {'strict', 'compose', 'groups', 'keyed_groups', 'use_extra_vars', 'leading_separator'}
 CACHE_OPTIONS = {'cache', 'cache_plugin', 'cache_timeout', 'cache_connection', 'cache_prefix'}
 
@@ -31,6 +32,8 @@ def test_ansible_doc_lists_the_plugins_options_and_those_of_constructed_and_the_
     assert options['environments']['type'] == 'list' and options['environments']['elements'] == 'str'
     assert options['include_disabled']['default'] is False
     assert options['allow_templating']['default'] is False
+    assert options['revalidate_cache']['default'] is True
+    assert options['revalidate_cache']['env'] == [{'name': 'VOIP_INVENTORY_REVALIDATE_CACHE'}]
     for name in OWN_OPTIONS:
         assert options[name]['description'], name
         assert options[name]['type'], name
