@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -74,8 +75,14 @@ final class UnixSocketFile {
         throw new SocketSetupException("--socket-group " + group.get() + ": no such group; create"
             + " it (groupadd " + group.get() + ") or name an existing one");
       }
-      Files.getFileAttributeView(path, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-          .setGroup(principal);
+      try {
+        Files.getFileAttributeView(path, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+            .setGroup(principal);
+      } catch (FileSystemException e) {
+        throw new SocketSetupException("cannot give socket " + path + " to group " + group.get()
+            + ": the server's user must be a member of it (usermod -aG " + group.get()
+            + " USER, or SupplementaryGroups=" + group.get() + " in the systemd unit)");
+      }
     }
   }
 
