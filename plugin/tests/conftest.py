@@ -295,6 +295,21 @@ def ansible(tmp_path) -> Ansible:
     return Ansible(tmp_path / 'ansible')
 
 
+def readme_stale_task() -> str:
+    """The task the collection's README gives for refusing to act on a stale inventory."""
+    readme = (ROOT / 'collections/ansible_collections/voip/infrastructure/README.md').read_text()
+    section = readme.split('## When the database does not answer', 1)[1]
+    return section.split('```yaml\n', 1)[1].split('```', 1)[0]
+
+
+def run_readme_stale_task(ansible, endpoint, **options):
+    inventory = ansible.write_inventory(endpoint=endpoint, **options)
+    playbook = ansible.home / 'guard.yml'
+    tasks = ''.join(f'    {line}\n' for line in readme_stale_task().splitlines())
+    playbook.write_text(f'- hosts: voip_servers\n  connection: local\n  gather_facts: false\n  tasks:\n{tasks}')
+    return ansible.run('ansible-playbook', '-i', inventory, playbook, check=False)
+
+
 def hosts_of(listing: dict, group: str) -> set[str]:
     """The hosts in a group of `ansible-inventory --list` output, including those of its child groups."""
     entry = listing.get(group, {})

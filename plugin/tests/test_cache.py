@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Server, without_unsafe_marks
+from conftest import Server, run_readme_stale_task, without_unsafe_marks
 
 NEW_HOST = 'voip-new-1'
 
@@ -198,6 +198,20 @@ def test_with_the_server_stopped_the_cached_inventory_is_served_with_a_warning(a
     assert 'cannot reach the voip-inventory server' in error
 
 
+def test_the_readmes_guard_stops_a_playbook_run_from_the_cache_while_the_server_is_down(ansible, running_server):
+    cache_options = {'cache': True, 'cache_plugin': 'ansible.builtin.jsonfile',
+                     'cache_connection': str(ansible.home / 'cache')}
+
+    current = run_readme_stale_task(ansible, running_server.endpoint, **cache_options)
+    running_server.stop()
+    from_cache = run_readme_stale_task(ansible, running_server.endpoint, **cache_options)
+
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert from_cache.returncode != 0
+    assert 'Using the cached inventory instead' in ' '.join(from_cache.stderr.split())
+    assert 'the inventory may be outdated' in from_cache.stdout
+
+
 def test_with_the_server_stopped_and_nothing_cached_ansible_inventory_fails(ansible, running_server):
     inventory = cached_inventory(ansible, running_server)
 
@@ -265,8 +279,8 @@ def test_a_socket_this_user_may_not_open_is_never_covered_by_the_cache(ansible, 
     assert 'Using the cached inventory' not in error
 
 
-def test_while_the_database_is_down_a_cache_of_the_same_revision_is_served_marked_stale(ansible, server,
-                                                                                       database_down):
+def test_while_the_database_is_down_a_cache_of_the_same_revision_is_served_marked_stale(
+        ansible, server, database_down):
     inventory = cached_inventory(ansible, server)
 
     fresh = ansible.list(inventory)
@@ -298,8 +312,8 @@ def test_the_stale_mark_goes_with_the_servers_state_not_the_caches(ansible, serv
     assert 'cannot read its database' not in warnings
 
 
-def test_while_the_database_is_down_an_older_cache_gives_way_to_the_servers_last_snapshot(ansible, running_server,
-                                                                                         new_host, database_down):
+def test_while_the_database_is_down_an_older_cache_gives_way_to_the_servers_last_snapshot(
+        ansible, running_server, new_host, database_down):
     inventory = cached_inventory(ansible, running_server)
     uncached = ansible.write_inventory('uncached.yml', endpoint=running_server.endpoint)
 
