@@ -258,15 +258,17 @@ class Server:
         self.log = work / 'server.log'
         self.process: subprocess.Popen | None = None
         self.java_options = os.environ.get('VOIP_BENCH_SERVER_JAVA_OPTS', '').split()
+        self.snapshot_file: Path | None = None
 
     def start(self) -> None:
         with open(self.log, 'ab') as log:
             log.write(b'--- start\n')
             log.flush()
             offset = log.tell()
+            options = ['--snapshot-file', str(self.snapshot_file)] if self.snapshot_file else []
             self.process = subprocess.Popen(
-                ['java', *self.java_options, '-jar', str(self.jar), 'serve', '--listen', f'unix:{self.socket}'],
-                env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                ['java', *self.java_options, '-jar', str(self.jar), 'serve', '--listen', f'unix:{self.socket}',
+                 *options], env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -291,6 +293,11 @@ class Server:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU the server has used since its start, all threads (GC and JIT included)."""
+        fields = Path(f'/proc/{self.process.pid}/stat').read_text().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
     def memory_mib(self) -> dict[str, float]:
         """Resident memory now and at its peak since the start (VmRSS, VmHWM)."""
@@ -570,6 +577,22 @@ def empty_start(ansible: Ansible, work: Path, runs: int) -> float:
     return statistics.median(ansible.run(contender, ['--graph']).wall for _ in range(max(runs, 3)))
 
 
+def first_calls_from_file(server: Server, client: ServerBench, starts: int, work: Path) -> list[float]:
+    """The first GetInventory after a start with --snapshot-file (as the systemd unit runs it) holding a snapshot
+    at the database's revision, so the server need not read the inventory from PostgreSQL."""
+    server.snapshot_file = work / 'snapshot.bin'
+    server.restart()
+    client.ask('first')
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not server.snapshot_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    times = []
+    for _ in range(starts):
+        server.restart()
+        times.append(client.ask('first')['ms'][0])
+    return times
+
+
 @dataclass
 class SizeResult:
     plan: Plan
@@ -593,9 +616,15 @@ def measure_size(plan: Plan, pg: Postgres, jar: Path, venv: Path, classes: Path,
             client = ServerBench(jar, classes, server.socket, database.jdbc_url())
             try:
                 server_figures = {'cold_ms': [client.ask('first')['ms'][0]]}
-                warm = client.ask(f'inventory {plan.inventory_calls} {max(5, plan.inventory_calls // 10)}')
+                client.ask(f'inventory 1 {max(5, plan.inventory_calls // 10)}')
+                cpu = server.cpu_seconds()
+                warm = client.ask(f'inventory {plan.inventory_calls} 0')
+                server_figures['inventory_cpu_ms'] = (server.cpu_seconds() - cpu) * 1000 / plan.inventory_calls
+                client.ask(f'host 1 {plan.host_calls // 4}')
+                cpu = server.cpu_seconds()
+                server_figures['host_ms'] = client.ask(f'host {plan.host_calls} 0')['ms']
+                server_figures['host_cpu_ms'] = (server.cpu_seconds() - cpu) * 1000 / plan.host_calls
                 server_figures.update(inventory_ms=warm['ms'], response_bytes=warm['bytes'],
-                                      host_ms=client.ask(f'host {plan.host_calls} {plan.host_calls // 4}')['ms'],
                                       layers=client.ask(f'layers {max(10, plan.inventory_calls // 2)}'))
                 server_figures['memory_mib'] = server.memory_mib()
                 say(f'server: GetInventory p50 {_p(warm["ms"], 50):.1f} ms, RSS {server_figures["memory_mib"]}')
@@ -609,6 +638,7 @@ def measure_size(plan: Plan, pg: Postgres, jar: Path, venv: Path, classes: Path,
                 for _ in range(plan.cold_starts - 1):
                     server.restart()
                     server_figures['cold_ms'].append(client.ask('first')['ms'][0])
+                server_figures['cold_file_ms'] = first_calls_from_file(server, client, plan.cold_starts, work)
                 server_figures['change_ms'] = client.ask(f'change {plan.changes}')['ms']
             finally:
                 client.close()
@@ -657,17 +687,22 @@ def contender_table(results: list[SizeResult]) -> list[str]:
 
 
 def server_table(results: list[SizeResult]) -> list[str]:
-    lines = ['| hosts | GetInventory warm p50 / p99 ms | first call after start ms, median (max) '
-             '| GetHost p50 / p99 ms | response MiB | server RSS / peak MiB | commit → visible ms, median (max) |',
-             '|---:|---:|---:|---:|---:|---:|---:|']
+    lines = ['| hosts | GetInventory warm p50 / p99 ms | server CPU ms a call | first call after start ms, median (max) '
+             '| the same with --snapshot-file '
+             '| GetHost p50 / p99 ms | server CPU ms a call | response MiB | server RSS / peak MiB '
+             '| commit → visible ms, median (max) |',
+             '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for result in results:
         server = result.server
         memory = server['memory_mib']
         lines.append(
             f'| {result.plan.hosts:,} '
             f'| {_p(server["inventory_ms"], 50):.1f} / {_p(server["inventory_ms"], 99):.1f} '
+            f'| {server["inventory_cpu_ms"]:.1f} '
             f'| {statistics.median(server["cold_ms"]):,.0f} ({max(server["cold_ms"]):,.0f}) '
+            f'| {statistics.median(server["cold_file_ms"]):,.0f} ({max(server["cold_file_ms"]):,.0f}) '
             f'| {_p(server["host_ms"], 50):.2f} / {_p(server["host_ms"], 99):.2f} '
+            f'| {server["host_cpu_ms"]:.2f} '
             f'| {server["response_bytes"] / 2**20:.1f} '
             f'| {memory["VmRSS"]:,.0f} / {memory["VmHWM"]:,.0f} '
             f'| {statistics.median(server["change_ms"]):,.0f} ({max(server["change_ms"]):,.0f}) |')
