@@ -3,7 +3,8 @@
 -- It is the inventory the product serves by default, computed here straight from the tables:
 -- enabled hosts only, their variables (host_vars under the fixed columns, as the server merges
 -- them), every group with its variables, enabled members and child groups, and the all group's
--- variables. The benchmark then checks that all contenders agree on it.
+-- variables with the two the plugin adds: the revision read and whether it is stale. The benchmark
+-- then checks that all contenders agree on it.
 
 \set ON_ERROR_STOP on
 
@@ -35,7 +36,9 @@ children AS (
     GROUP BY gc.parent_id
 )
 SELECT json_build_object(
-    'all_vars', (SELECT vars FROM inventory_all_vars),
+    'all_vars', (SELECT a.vars || jsonb_build_object('voip_inventory_revision', r.revision,
+                                                    'voip_inventory_stale', false)
+                 FROM inventory_all_vars a, inventory_revision r),
     'groups', (
         SELECT coalesce(json_agg(json_build_object(
             'name', g.group_name,

@@ -9,9 +9,10 @@ Like the original it connects with psycopg2 from the INFRA_DB_* variables (libpq
 PGPASSFILE supply the password), runs one query per table and prints --list JSON with _meta.hostvars.
 Unlike the original it returns what the product returns, so the benchmark compares equal work:
 host_vars merged under the fixed columns, groups with their children and no enabled hosts,
-nested groups, the all group's variables, no hard-coded connection variables, and strings from the
-database marked unsafe, so Ansible never renders them as templates (the plugin's default). With
-INVENTORY_ALLOW_TEMPLATING=1 it leaves them plain, as the original did.
+nested groups, the all group's variables (with the revision and stale flag the plugin adds), no
+hard-coded connection variables, and strings from the database marked unsafe, so Ansible never
+renders them as templates (the plugin's default). With INVENTORY_ALLOW_TEMPLATING=1 it leaves
+them plain, as the original did.
 """
 
 import argparse
@@ -72,11 +73,14 @@ def get_inventory(mark_unsafe):
         nesting = cursor.fetchall()
         cursor.execute("SELECT vars FROM inventory_all_vars")
         all_vars = cursor.fetchone()
+        cursor.execute("SELECT revision FROM inventory_revision")
+        revision = cursor.fetchone()
     finally:
         conn.close()
 
     protect = unsafe if mark_unsafe else (lambda value: value)
     inventory = {'_meta': {'hostvars': {}}, 'all': {'vars': protect(all_vars['vars'] if all_vars else {})}}
+    inventory['all']['vars'].update(voip_inventory_revision=revision['revision'], voip_inventory_stale=False)
     hostvars = inventory['_meta']['hostvars']
     for vm in vms:
         variables = dict(vm['host_vars'] or {})
