@@ -125,20 +125,28 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
   }
 
   private <T> void answer(StreamObserver<T> responses, String method, Supplier<T> work) {
+    long started = System.nanoTime();
     T response;
     try {
       response = work.get();
     } catch (StatusRuntimeException e) {
-      logger.log(Level.FINE, method + " refused: {0}", e.getStatus());
+      logger.fine(() -> method + " " + e.getStatus().getCode() + " in " + millis(started) + " ms: "
+          + e.getStatus().getDescription());
       responses.onError(e);
       return;
     } catch (RuntimeException e) {
       Status status = errors.toStatus(e);
-      logger.log(Level.FINE, method + " failed: " + status, e);
+      logger.log(Level.FINE, method + " " + status.getCode() + " in " + millis(started) + " ms", e);
       responses.onError(status.asRuntimeException());
       return;
     }
     responses.onNext(response);
     responses.onCompleted();
+    logger.fine(() -> method + " OK in " + millis(started) + " ms");
   }
+
+  private static String millis(long startedNanos) {
+    return String.format("%.1f", (System.nanoTime() - startedNanos) / 1e6);
+  }
+
 }
