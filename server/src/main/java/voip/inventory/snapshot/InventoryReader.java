@@ -7,6 +7,7 @@ import static voip.inventory.db.jooq.Tables.INVENTORY_REVISION;
 import static voip.inventory.db.jooq.Tables.VM_CONFIGS;
 import static voip.inventory.db.jooq.Tables.VM_GROUP_MEMBERSHIP;
 
+import com.google.protobuf.ByteString;
 import java.sql.Connection;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -104,7 +105,8 @@ public final class InventoryReader {
         .setName(row.value1())
         .setEnvironment(row.value2())
         .setEnabled(row.value3())
-        .setVarsJson(row.value4())
+        // Held as UTF-8 bytes, so every response serialises this, the bulk of it, by copying.
+        .setVarsJsonBytes(ByteString.copyFromUtf8(row.value4()))
         .build();
   }
 
