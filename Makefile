@@ -71,7 +71,7 @@ up: $(JAR) venv grpcurl ## start the same stack in the background (socket and in
 down: ## stop what `make up` started and remove its files (also after a crash)
 	scripts/stack down
 
-test: $(JAR) venv grpcurl ## run every test (Java, pytest, sanity, demo and README commands, generated code); PostgreSQL: throwaway or VOIP_TEST_PG_URL
+test: $(JAR) venv grpcurl ## run every test (Java, pytest, sanity, benchmark smoke test, demo and README commands, generated code); PostgreSQL: throwaway or VOIP_TEST_PG_URL
 	@echo ">> testing"
 	scripts/test-all
 
