@@ -34,7 +34,9 @@ final class MigrateCommand implements Callable<Integer> {
       logger.info(settings.describe() + " is at schema version " + version);
       if (sampleData) {
         int loaded = migrations.loadSampleData();
-        logger.info(loaded > 0 ? "loaded the sample data set" : "the sample data set was loaded before");
+        logger.info(loaded > 0
+            ? "loaded the sample data set"
+            : "the sample data set was loaded before");
       }
     } catch (RuntimeException e) {
       throw CommandFailure.from(e, settings, "migrate");

@@ -32,7 +32,8 @@ import voip.inventory.snapshot.SnapshotStore;
 @Command(
     name = "serve",
     mixinStandardHelpOptions = true,
-    description = "Serve the inventory, gRPC health and reflection on a Unix socket or loopback port.")
+    description =
+        "Serve the inventory, gRPC health and reflection on a Unix socket or loopback port.")
 final class ServeCommand implements Callable<Integer> {
   private static final Logger logger = Logger.getLogger(ServeCommand.class.getName());
 
@@ -42,7 +43,8 @@ final class ServeCommand implements Callable<Integer> {
       names = "--listen",
       paramLabel = "ADDRESS",
       defaultValue = "unix:/run/voip-inventory/inventory.sock",
-      description = "unix:/path/to.sock or 127.0.0.1:PORT (loopback only). Default: ${DEFAULT-VALUE}")
+      description = "unix:/path/to.sock or 127.0.0.1:PORT (loopback only)."
+          + " Default: ${DEFAULT-VALUE}")
   String listen;
 
   @Option(
@@ -62,7 +64,8 @@ final class ServeCommand implements Callable<Integer> {
       names = "--shutdown-grace",
       paramLabel = "SECONDS",
       defaultValue = "30",
-      description = "How long calls in flight may take to finish on shutdown. Default: ${DEFAULT-VALUE}")
+      description = "How long calls in flight may take to finish on shutdown."
+          + " Default: ${DEFAULT-VALUE}")
   int shutdownGraceSeconds;
 
   @Option(
@@ -129,7 +132,8 @@ final class ServeCommand implements Callable<Integer> {
       Optional<InventorySnapshot> loaded = store.loadFromFile();
       if (loaded.isEmpty()) {
         throw new CommandFailure("serve failed: " + down.status.getDescription()
-            + (snapshotFile == null ? "" : "; and " + snapshotFile + " holds no snapshot to serve"));
+            + (snapshotFile == null ? ""
+                : "; and " + snapshotFile + " holds no snapshot to serve"));
       }
       store.databaseUnavailable(down.status);
       return "unknown (serving the snapshot file " + snapshotFile + ", revision "

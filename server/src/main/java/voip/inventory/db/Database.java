@@ -39,7 +39,8 @@ public final class Database implements AutoCloseable {
     config.setInitializationFailTimeout(-1);
     config.setReadOnly(options.readOnly());
     config.addDataSourceProperty("ApplicationName", "voip-inventory");
-    config.addDataSourceProperty("connectTimeout", Math.max(1, options.connectTimeout().toSeconds()));
+    long connectSeconds = Math.max(1, options.connectTimeout().toSeconds());
+    config.addDataSourceProperty("connectTimeout", connectSeconds);
     config.addDataSourceProperty("socketTimeout", options.socketTimeout().toSeconds());
     config.addDataSourceProperty("tcpKeepAlive", true);
     return new Database(settings, new HikariDataSource(config));
@@ -65,7 +66,7 @@ public final class Database implements AutoCloseable {
   /** Pool settings. */
   public record Options(
       int poolSize, Duration connectTimeout, Duration socketTimeout, boolean readOnly) {
-    /** Settings for serving: a small read-only pool that gives up quickly when the database is down. */
+    /** For serving: a small read-only pool that gives up quickly when the database is down. */
     public static Options forServing() {
       return new Options(4, Duration.ofSeconds(3), Duration.ofSeconds(60), true);
     }

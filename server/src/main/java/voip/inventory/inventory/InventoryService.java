@@ -81,7 +81,8 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
 
   @Override
   public void watch(WatchRequest request, StreamObserver<WatchResponse> responses) {
-    ServerCallStreamObserver<WatchResponse> call = (ServerCallStreamObserver<WatchResponse>) responses;
+    ServerCallStreamObserver<WatchResponse> call =
+        (ServerCallStreamObserver<WatchResponse>) responses;
     AutoCloseable subscription = snapshots.watch(new SnapshotStore.WatchSink() {
       @Override
       public void send(WatchResponse message) {

@@ -78,7 +78,8 @@ public final class InventoryServer {
     if (listen instanceof ListenAddress.Unix unix) {
       socketFile = new UnixSocketFile(unix.path());
       bossGroup = new EpollEventLoopGroup(1);
-      workerGroup = new EpollEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()));
+      int workers = Math.max(2, Runtime.getRuntime().availableProcessors());
+      workerGroup = new EpollEventLoopGroup(workers);
       return NettyServerBuilder.forAddress(new DomainSocketAddress(unix.path().toString()))
           .channelType(EpollServerDomainSocketChannel.class)
           .bossEventLoopGroup(bossGroup)

@@ -36,7 +36,8 @@ public sealed interface ListenAddress {
         path = path.substring(2);
       }
       if (!path.startsWith("/")) {
-        throw invalid(text, "the socket path must be absolute, as in unix:/run/voip-inventory/inventory.sock");
+        throw invalid(text,
+            "the socket path must be absolute, as in unix:/run/voip-inventory/inventory.sock");
       }
       return new Unix(Path.of(path).normalize());
     }

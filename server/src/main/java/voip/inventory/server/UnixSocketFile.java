@@ -22,8 +22,10 @@ import java.util.logging.Logger;
  */
 final class UnixSocketFile {
   private static final Logger logger = Logger.getLogger(UnixSocketFile.class.getName());
-  private static final Set<PosixFilePermission> SOCKET_MODE = PosixFilePermissions.fromString("rw-rw----");
-  private static final Set<PosixFilePermission> NEW_DIRECTORY_MODE = PosixFilePermissions.fromString("rwxr-x---");
+  private static final Set<PosixFilePermission> SOCKET_MODE =
+      PosixFilePermissions.fromString("rw-rw----");
+  private static final Set<PosixFilePermission> NEW_DIRECTORY_MODE =
+      PosixFilePermissions.fromString("rwxr-x---");
   private static final int FILE_TYPE_MASK = 0170000;
   private static final int SOCKET_TYPE = 0140000;
 

@@ -73,7 +73,8 @@ public final class ChangeFeed implements AutoCloseable {
         logger.log(Level.FINE, "change feed lost its connection; reconnecting", e);
         store.feedLost(e);
         sleep(backoff);
-        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+        Duration doubled = backoff.multipliedBy(2);
+        backoff = doubled.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : doubled;
       }
     }
   }
@@ -100,7 +101,8 @@ public final class ChangeFeed implements AutoCloseable {
       Struct.Builder parsed = Struct.newBuilder();
       JsonFormat.parser().merge(payload, parsed);
       Map<String, Value> fields = parsed.getFieldsMap();
-      long revision = (long) fields.getOrDefault("revision", Value.getDefaultInstance()).getNumberValue();
+      Value missing = Value.getDefaultInstance();
+      long revision = (long) fields.getOrDefault("revision", missing).getNumberValue();
       String table = fields.getOrDefault("table", Value.getDefaultInstance()).getStringValue();
       store.changeNotified(revision, KINDS.getOrDefault(table, ObjectKind.OBJECT_KIND_UNSPECIFIED));
     } catch (InvalidProtocolBufferException e) {

@@ -158,7 +158,8 @@ public final class InventoryReader {
         .from(INVENTORY_REVISION)
         .fetchOne();
     if (row == null) {
-      throw new IllegalStateException("inventory_revision has no row; run `voip-inventory migrate`");
+      throw new IllegalStateException(
+          "inventory_revision has no row; run `voip-inventory migrate`");
     }
     return new Revision(row.value1(), row.value2().toInstant());
   }

@@ -31,7 +31,11 @@ public final class InventorySnapshot {
   private volatile HostIndex hostIndex;
 
   InventorySnapshot(
-      long revision, Instant readTime, String allVarsJson, List<Host> hosts, List<GroupEntry> groups) {
+      long revision,
+      Instant readTime,
+      String allVarsJson,
+      List<Host> hosts,
+      List<GroupEntry> groups) {
     this.revision = revision;
     this.readTime = readTime;
     this.allVarsJson = allVarsJson;

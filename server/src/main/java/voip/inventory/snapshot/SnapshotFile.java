@@ -39,7 +39,8 @@ public final class SnapshotFile {
       return Optional.empty();
     }
     try (InputStream in = Files.newInputStream(path)) {
-      return Optional.of(InventorySnapshot.fromCompleteResponse(GetInventoryResponse.parseFrom(in)));
+      GetInventoryResponse stored = GetInventoryResponse.parseFrom(in);
+      return Optional.of(InventorySnapshot.fromCompleteResponse(stored));
     } catch (IOException e) {
       logger.warning("cannot read the snapshot file " + path + " (" + e.getMessage()
           + "); it will be replaced by the next snapshot read from the database");

@@ -122,7 +122,8 @@ public final class SnapshotStore implements AutoCloseable {
       }
     }
     Served stale = lastKnownGood();
-    return new RevisionAnswer(stale.snapshot().revision(), stale.snapshot().readTime(), stale.staleAge());
+    InventorySnapshot snapshot = stale.snapshot();
+    return new RevisionAnswer(snapshot.revision(), snapshot.readTime(), stale.staleAge());
   }
 
   /** A committed change was notified: rebuild in the background. */
