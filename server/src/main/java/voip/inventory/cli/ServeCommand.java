@@ -96,7 +96,7 @@ final class ServeCommand implements Callable<Integer> {
           Optional.ofNullable(snapshotFile).map(SnapshotFile::new), Clock.systemUTC());
       String schemaVersion = checkSchemaOrStartStale(db, errors, store);
       HealthStatusManager health = new HealthStatusManager();
-      DatabaseHealth databaseHealth = new DatabaseHealth(db, health);
+      DatabaseHealth databaseHealth = new DatabaseHealth(db, health, store::databaseAnswered);
       databaseHealth.start(Duration.ofSeconds(healthIntervalSeconds));
       InventoryService inventory = new InventoryService(store, errors);
       InventoryServer server = new InventoryServer(

@@ -21,11 +21,17 @@ public final class DatabaseHealth implements AutoCloseable {
   private final Database database;
   private final HealthStatusManager health;
   private final ScheduledExecutorService scheduler;
+  private final Runnable onAnswer;
   private volatile Boolean lastAnswered;
 
-  public DatabaseHealth(Database database, HealthStatusManager health) {
+  /**
+   * @param onAnswer run after every check the database answered (cheap: it tells the snapshot
+   *     store that the database is back)
+   */
+  public DatabaseHealth(Database database, HealthStatusManager health, Runnable onAnswer) {
     this.database = database;
     this.health = health;
+    this.onAnswer = onAnswer;
     this.scheduler = Executors.newSingleThreadScheduledExecutor(runnable -> {
       Thread thread = new Thread(runnable, "database-health");
       thread.setDaemon(true);
@@ -47,6 +53,9 @@ public final class DatabaseHealth implements AutoCloseable {
 
   private void check() {
     boolean answers = probe();
+    if (answers) {
+      onAnswer.run(); // before SERVING shows, so a client that saw SERVING is served fresh
+    }
     ServingStatus status = answers ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, status);
     health.setStatus(INVENTORY_SERVICE, status);

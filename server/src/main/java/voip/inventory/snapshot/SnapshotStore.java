@@ -29,6 +29,8 @@ import voip.inventory.v1.WatchResponse;
  */
 public final class SnapshotStore implements AutoCloseable {
   private static final Logger logger = Logger.getLogger(SnapshotStore.class.getName());
+  /** While the database is down, how often a request may try it again instead of waiting. */
+  private static final Duration RETRY_INTERVAL = Duration.ofSeconds(1);
 
   private final InventoryReader reader;
   private final DatabaseErrors errors;
@@ -45,6 +47,7 @@ public final class SnapshotStore implements AutoCloseable {
   private volatile Instant databaseDownSince;
   private volatile Status lastOutage;
   private volatile boolean feedConnected;
+  private volatile Instant nextAttempt = Instant.MIN;
 
   public SnapshotStore(
       InventoryReader reader,
@@ -84,7 +87,7 @@ public final class SnapshotStore implements AutoCloseable {
    * marked stale. Fails with a status when neither is possible.
    */
   public Served serve() {
-    if (databaseDownSince != null && !feedConnected) {
+    if (waitingForDatabase()) {
       return lastKnownGood();
     }
     try {
@@ -108,7 +111,7 @@ public final class SnapshotStore implements AutoCloseable {
 
   /** The current revision: from the database, or the last good snapshot's while it is down. */
   public RevisionAnswer revision() {
-    if (databaseDownSince == null || feedConnected) {
+    if (!waitingForDatabase()) {
       try {
         InventoryReader.Revision revision = reader.readRevision();
         markAnswering();
@@ -124,6 +127,34 @@ public final class SnapshotStore implements AutoCloseable {
     Served stale = lastKnownGood();
     InventorySnapshot snapshot = stale.snapshot();
     return new RevisionAnswer(snapshot.revision(), snapshot.readTime(), stale.staleAge());
+  }
+
+  /**
+   * Something else (the health check) reached the database: the next request tries it again
+   * at once, and a refresh catches up in the background, without waiting for the change feed.
+   */
+  public void databaseAnswered() {
+    if (databaseDownSince != null) {
+      nextAttempt = Instant.MIN;
+      queueRefresh();
+    }
+  }
+
+  /**
+   * Whether to answer from the last good snapshot without asking the database: it is down, the
+   * change feed has not reconnected and an attempt started under {@link #RETRY_INTERVAL} ago,
+   * so during an outage about one request a second, not every request, waits for the database.
+   */
+  private boolean waitingForDatabase() {
+    if (databaseDownSince == null || feedConnected) {
+      return false;
+    }
+    Instant now = clock.instant();
+    if (now.isBefore(nextAttempt)) {
+      return true;
+    }
+    nextAttempt = now.plus(RETRY_INTERVAL); // this request tries; the others keep waiting
+    return false;
   }
 
   /** A committed change was notified: rebuild in the background. */
@@ -263,6 +294,7 @@ public final class SnapshotStore implements AutoCloseable {
 
   private void markDown(Status status) {
     lastOutage = status;
+    nextAttempt = clock.instant().plus(RETRY_INTERVAL);
     if (databaseDownSince == null) {
       databaseDownSince = clock.instant();
       InventorySnapshot snapshot = current;
