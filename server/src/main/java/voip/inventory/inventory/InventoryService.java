@@ -2,11 +2,18 @@ package voip.inventory.inventory;
 
 import com.google.protobuf.Duration;
 import com.google.protobuf.Timestamp;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -24,7 +31,7 @@ import voip.inventory.v1.WatchRequest;
 import voip.inventory.v1.WatchResponse;
 
 /** The voip.inventory.v1.Inventory service. */
-public final class InventoryService extends InventoryGrpc.InventoryImplBase {
+public final class InventoryService implements InventoryGrpc.AsyncService, BindableService {
   private static final Logger logger = Logger.getLogger(InventoryService.class.getName());
 
   private final SnapshotStore snapshots;
@@ -36,19 +43,59 @@ public final class InventoryService extends InventoryGrpc.InventoryImplBase {
     this.errors = errors;
   }
 
+  /**
+   * The service as generated, except that GetInventory answers with the snapshot's encoded
+   * response ({@link #inventory}), so the generated getInventory is never bound. The wire format, the schema that reflection shows
+   * and every other method stay as generated.
+   */
   @Override
-  public void getInventory(
-      GetInventoryRequest request, StreamObserver<GetInventoryResponse> responses) {
-    answer(responses, "GetInventory", () -> {
-      RequestValidation.checkEnvironments(request.getEnvironmentsList());
-      InventoryFilter filter = new InventoryFilter(
-          new HashSet<>(request.getEnvironmentsList()), request.getIncludeDisabled());
-      SnapshotStore.Served served = snapshots.serve();
-      GetInventoryResponse response = served.snapshot().toResponse(filter);
-      return served.staleAge()
-          .map(age -> response.toBuilder().setStale(true).setStaleAge(duration(age)).build())
-          .orElse(response);
-    });
+  public ServerServiceDefinition bindService() {
+    ServerServiceDefinition generated = InventoryGrpc.bindService(this);
+    MethodDescriptor<GetInventoryRequest, GetInventoryResponse> method =
+        InventoryGrpc.getGetInventoryMethod();
+    MethodDescriptor<GetInventoryRequest, byte[]> encoded =
+        method.toBuilder(method.getRequestMarshaller(), SerializedMessage.MARSHALLER).build();
+    ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(InventoryGrpc.SERVICE_NAME)
+        .setSchemaDescriptor(generated.getServiceDescriptor().getSchemaDescriptor())
+        .addMethod(encoded);
+    for (ServerMethodDefinition<?, ?> other : generated.getMethods()) {
+      if (other.getMethodDescriptor() != method) {
+        descriptor.addMethod(other.getMethodDescriptor());
+      }
+    }
+    ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(descriptor.build())
+        .addMethod(encoded, ServerCalls.asyncUnaryCall(this::getInventoryEncoded));
+    for (ServerMethodDefinition<?, ?> other : generated.getMethods()) {
+      if (other.getMethodDescriptor() != method) {
+        definition.addMethod(other);
+      }
+    }
+    return definition.build();
+  }
+
+  private void getInventoryEncoded(
+      GetInventoryRequest request, StreamObserver<byte[]> responses) {
+    answer(responses, "GetInventory", () -> inventory(request));
+  }
+
+  /**
+   * The encoded response. When stale, the stale fields are appended: a protobuf message followed
+   * by more fields of the same message decodes as one message with those fields set.
+   */
+  private byte[] inventory(GetInventoryRequest request) {
+    RequestValidation.checkEnvironments(request.getEnvironmentsList());
+    InventoryFilter filter = new InventoryFilter(
+        new HashSet<>(request.getEnvironmentsList()), request.getIncludeDisabled());
+    SnapshotStore.Served served = snapshots.serve();
+    byte[] response = served.snapshot().serializedResponse(filter);
+    if (served.staleAge().isEmpty()) {
+      return response;
+    }
+    byte[] stale = GetInventoryResponse.newBuilder()
+        .setStale(true).setStaleAge(duration(served.staleAge().get())).build().toByteArray();
+    byte[] joined = Arrays.copyOf(response, response.length + stale.length);
+    System.arraycopy(stale, 0, joined, response.length, stale.length);
+    return joined;
   }
 
   @Override

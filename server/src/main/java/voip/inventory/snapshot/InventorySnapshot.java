@@ -16,18 +16,18 @@ import voip.inventory.v1.Group;
 import voip.inventory.v1.Host;
 
 /**
- * The whole inventory as read in one transaction, at one revision. Immutable; responses for a
- * filter are built once and reused while this snapshot is current.
+ * The whole inventory as read in one transaction, at one revision. Immutable; the encoded response
+ * for a filter is built once and reused while this snapshot is current.
  */
 public final class InventorySnapshot {
-  private static final int MAX_CACHED_RESPONSES = 32;
+  private static final int MAX_CACHED_RESPONSES = 4;
 
   private final long revision;
   private final Instant readTime;
   private final String allVarsJson;
   private final List<Host> hosts;
   private final List<GroupEntry> groups;
-  private final Map<InventoryFilter, GetInventoryResponse> responses = new ConcurrentHashMap<>();
+  private final Map<InventoryFilter, byte[]> responses = new ConcurrentHashMap<>();
   private volatile HostIndex hostIndex;
 
   InventorySnapshot(
@@ -98,18 +98,23 @@ public final class InventorySnapshot {
 
   /** Every host, disabled ones too, in every environment. */
   public GetInventoryResponse toCompleteResponse() {
-    return toResponse(new InventoryFilter(Set.of(), true));
+    return build(new InventoryFilter(Set.of(), true));
   }
 
-  /** The response for a filter: hosts it keeps, every group with members among those hosts. */
-  public GetInventoryResponse toResponse(InventoryFilter filter) {
-    GetInventoryResponse cached = responses.get(filter);
+  /**
+   * The response for a filter, protobuf-encoded: hosts it keeps, every group with members among
+   * those hosts. Encoded once and reused while this snapshot is current, for the first few
+   * filters asked; each costs as much memory as the response. Callers must not change the array.
+   */
+  public byte[] serializedResponse(InventoryFilter filter) {
+    byte[] cached = responses.get(filter);
     if (cached != null) {
       return cached;
     }
-    GetInventoryResponse response = build(filter);
+    byte[] response = build(filter).toByteArray();
     if (responses.size() < MAX_CACHED_RESPONSES) {
-      responses.putIfAbsent(filter, response);
+      byte[] raced = responses.putIfAbsent(filter, response);
+      return raced != null ? raced : response;
     }
     return response;
   }

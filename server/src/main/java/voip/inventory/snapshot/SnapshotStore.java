@@ -236,11 +236,13 @@ public final class SnapshotStore implements AutoCloseable {
       if (snapshot != null && snapshot.revision() == revision) {
         return snapshot;
       }
+      long started = System.nanoTime();
       InventorySnapshot fresh = reader.readSnapshot();
       current = fresh;
       confirmedAt = clock.instant();
       logger.fine(() -> "snapshot at revision " + fresh.revision() + " with "
-          + fresh.hostCount() + " hosts");
+          + fresh.hostCount() + " hosts read in " + (System.nanoTime() - started) / 1_000_000
+          + " ms");
       publishRevision(fresh);
       file.ifPresent(target -> background.execute(() -> save(target, fresh)));
       return fresh;
