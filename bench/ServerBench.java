@@ -40,8 +40,9 @@ import voip.inventory.v1.InventoryGrpc.InventoryBlockingStub;
  * inventory CALLS WARMUP  GetInventory (every enabled host) WARMUP times untimed, then CALLS
  * host CALLS WARMUP       GetHost for hosts drawn from the last inventory, with a fixed seed
  * first                   on a new connection: GetRevision untimed, then one GetInventory
- * change CALLS            commit a change to one host (JDBC_URL, autocommit), then call
- *                         GetInventory until a response shows it; time from commit to that
+ * change CALLS RPC        commit a change to one host (JDBC_URL, autocommit), then call RPC
+ *                         (inventory: GetInventory; host: GetHost for that host) until a
+ *                         response shows it; time from commit to that
  * layers CALLS            the parts of a GetInventory call, each alone: GetRevision (the
  *                         server's per-call database check and a small round trip), and, on
  *                         the last response, protobuf serialisation and decoding
@@ -98,7 +99,7 @@ public final class ServerBench {
       case "first":
         return first();
       case "change":
-        return change(Integer.parseInt(words[1]));
+        return change(Integer.parseInt(words[1]), words[2]);
       case "layers":
         return layers(Integer.parseInt(words[1]));
       default:
@@ -204,7 +205,10 @@ public final class ServerBench {
         + ", \"serialize_ms\": " + json(serialize) + ", \"parse_ms\": " + json(parse) + "}";
   }
 
-  private String change(int calls) throws SQLException {
+  private String change(int calls, String rpc) throws SQLException {
+    if (!rpc.equals("inventory") && !rpc.equals("host")) {
+      throw new IllegalArgumentException("change needs inventory or host, not " + rpc);
+    }
     if (jdbcUrl == null || hostNames.isEmpty()) {
       throw new IllegalStateException("change needs a JDBC URL and an inventory command first");
     }
@@ -221,11 +225,12 @@ public final class ServerBench {
         update.setString(2, name);
         update.executeUpdate();
         long committed = System.nanoTime();
-        polls.add(awaitVisible(name, marker));
+        polls.add(
+            rpc.equals("host") ? awaitHostVisible(name, marker) : awaitVisible(name, marker));
         times.add(millisSince(committed));
       }
     }
-    return "{\"command\": \"change\", \"polls\": " + polls + ", \"ms\": " + json(times) + "}";
+    return "{\"command\": \"change\", \"rpc\": \"" + rpc + "\", \"polls\": " + polls + ", \"ms\": " + json(times) + "}";
   }
 
   /** Calls GetInventory until the host's variables carry the marker; returns how many calls. */
@@ -236,6 +241,18 @@ public final class ServerBench {
         if (host.getName().equals(name) && host.getVarsJson().contains(marker)) {
           return poll;
         }
+      }
+    }
+    throw new IllegalStateException(
+        "the change to " + name + " was not visible after " + MAX_CHANGE_POLLS + " calls");
+  }
+
+  /** Calls GetHost until the host's variables carry the marker; returns how many calls. */
+  private int awaitHostVisible(String name, String marker) {
+    GetHostRequest request = GetHostRequest.newBuilder().setName(name).build();
+    for (int poll = 1; poll <= MAX_CHANGE_POLLS; poll++) {
+      if (stub().getHost(request).getHost().getVarsJson().contains(marker)) {
+        return poll;
       }
     }
     throw new IllegalStateException(

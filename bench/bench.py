@@ -670,7 +670,8 @@ def measure_size(plan: Plan, pg: Postgres, jar: Path, venv: Path, classes: Path,
                     server.restart()
                     server_figures['cold_ms'].append(client.ask('first')['ms'][0])
                 server_figures['cold_file_ms'] = first_calls_from_file(server, client, plan.cold_starts, work)
-                server_figures['change_ms'] = client.ask(f'change {plan.changes}')['ms']
+                server_figures['change_ms'] = client.ask(f'change {plan.changes} inventory')['ms']
+                server_figures['change_host_ms'] = client.ask(f'change {plan.changes} host')['ms']
             finally:
                 client.close()
     return SizeResult(plan, data, contenders, server_figures, layers, start_s)
@@ -725,8 +726,8 @@ def server_table(results: list[SizeResult]) -> list[str]:
     lines = ['| hosts | GetInventory warm p50 / p99 ms | server CPU ms a call | first call after start ms, median (max) '
              '| the same with --snapshot-file '
              '| GetHost p50 / p99 ms | server CPU ms a call | response MiB | server RSS / peak MiB '
-             '| commit → visible ms, median (max) |',
-             '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+             '| commit → visible in GetInventory ms, median (max) | the same in GetHost |',
+             '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for result in results:
         server = result.server
         memory = server['memory_mib']
@@ -740,7 +741,8 @@ def server_table(results: list[SizeResult]) -> list[str]:
             f'| {server["host_cpu_ms"]:.2f} '
             f'| {server["response_bytes"] / 2**20:.1f} '
             f'| {memory["VmRSS"]:,.0f} / {memory["VmHWM"]:,.0f} '
-            f'| {statistics.median(server["change_ms"]):,.0f} ({max(server["change_ms"]):,.0f}) |')
+            f'| {statistics.median(server["change_ms"]):,.0f} ({max(server["change_ms"]):,.0f}) '
+            f'| {statistics.median(server["change_host_ms"]):,.0f} ({max(server["change_host_ms"]):,.0f}) |')
     return lines
 
 
@@ -796,9 +798,10 @@ def targets_table(results: list[SizeResult]) -> list[str]:
         if hosts >= 100_000:
             rss = server['memory_mib']['VmHWM']
             rows.append((f'server peak RSS ≤ 512 MiB at {hosts:,}', f'{rss:,.0f} MiB', rss <= 512))
-        change = max(server['change_ms'])
-        rows.append((f'commit visible in the next response ≤ 100 ms at {hosts:,}', f'{change:,.0f} ms (max)',
-                     change <= 100))
+        for key, rpc in (('change_ms', 'GetInventory'), ('change_host_ms', 'GetHost')):
+            change = max(server[key])
+            rows.append((f'commit visible in the next {rpc} response ≤ 100 ms at {hosts:,}',
+                         f'{change:,.0f} ms (max)', change <= 100))
     lines = ['| target | measured | met |', '|---|---:|---|']
     lines += [f'| {name} | {value} | {"yes" if met else "**no**"} |' for name, value, met in rows]
     return lines

@@ -45,8 +45,8 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
 
   /**
    * The service as generated, except that GetInventory answers with the snapshot's encoded
-   * response ({@link #inventory}), so the generated getInventory is never bound. The wire format, the schema that reflection shows
-   * and every other method stay as generated.
+   * response ({@link #inventory}). The wire format, the schema that reflection shows and every
+   * other method stay as generated.
    */
   @Override
   public ServerServiceDefinition bindService() {

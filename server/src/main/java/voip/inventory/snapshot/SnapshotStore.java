@@ -237,7 +237,7 @@ public final class SnapshotStore implements AutoCloseable {
         return snapshot;
       }
       long started = System.nanoTime();
-      InventorySnapshot fresh = reader.readSnapshot();
+      InventorySnapshot fresh = reader.refresh(snapshot);
       current = fresh;
       confirmedAt = clock.instant();
       logger.fine(() -> "snapshot at revision " + fresh.revision() + " with "

@@ -60,7 +60,7 @@ class ServerLifecycleIT {
         .dataSource("jdbc:postgresql://" + postgres.host() + ":" + postgres.port() + "/" + database,
             env.get("INFRA_DB_USER"), env.get("INFRA_DB_PASSWORD"))
         .locations("filesystem:../db/migration")
-        .target("1")
+        .target("2")
         .load()
         .migrate();
 
@@ -68,7 +68,7 @@ class ServerLifecycleIT {
         "serve", "--listen", "unix:" + dir.resolve("inventory.sock"));
 
     assertThat(result.exitCode()).isEqualTo(1);
-    assertThat(result.output()).contains("schema version 1 but this server needs 2")
+    assertThat(result.output()).contains("schema version 2 but this server needs 3")
         .contains("voip-inventory migrate");
   }
 
@@ -80,7 +80,7 @@ class ServerLifecycleIT {
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(server.socket())))
         .isEqualTo("rw-rw----");
     assertThat(server.output()).contains("serving voip.inventory.v1.Inventory")
-        .contains("unix:" + server.socket()).contains("schema version 2");
+        .contains("unix:" + server.socket()).contains("schema version 3");
 
     assertThat(server.terminate()).isZero();
     assertThat(server.socket()).doesNotExist();

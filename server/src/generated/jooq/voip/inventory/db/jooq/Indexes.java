@@ -11,6 +11,7 @@ import org.jooq.impl.Internal;
 
 import voip.inventory.db.jooq.tables.AnsibleGroupChildren;
 import voip.inventory.db.jooq.tables.InventoryAudit;
+import voip.inventory.db.jooq.tables.InventoryChangeLog;
 import voip.inventory.db.jooq.tables.VmConfigs;
 import voip.inventory.db.jooq.tables.VmGroupMembership;
 
@@ -27,6 +28,7 @@ public class Indexes {
 
     public static final Index IDX_ANSIBLE_GROUP_CHILDREN_CHILD = Internal.createIndex(DSL.name("idx_ansible_group_children_child"), AnsibleGroupChildren.ANSIBLE_GROUP_CHILDREN, new OrderField[] { AnsibleGroupChildren.ANSIBLE_GROUP_CHILDREN.CHILD_ID }, false);
     public static final Index IDX_INVENTORY_AUDIT_CHANGED_AT = Internal.createIndex(DSL.name("idx_inventory_audit_changed_at"), InventoryAudit.INVENTORY_AUDIT, new OrderField[] { InventoryAudit.INVENTORY_AUDIT.CHANGED_AT }, false);
+    public static final Index IDX_INVENTORY_CHANGE_LOG_REVISION = Internal.createIndex(DSL.name("idx_inventory_change_log_revision"), InventoryChangeLog.INVENTORY_CHANGE_LOG, new OrderField[] { InventoryChangeLog.INVENTORY_CHANGE_LOG.REVISION }, false);
     public static final Index IDX_VM_CONFIGS_ENABLED = Internal.createIndex(DSL.name("idx_vm_configs_enabled"), VmConfigs.VM_CONFIGS, new OrderField[] { VmConfigs.VM_CONFIGS.ENABLED }, false);
     public static final Index IDX_VM_CONFIGS_ENVIRONMENT = Internal.createIndex(DSL.name("idx_vm_configs_environment"), VmConfigs.VM_CONFIGS, new OrderField[] { VmConfigs.VM_CONFIGS.ENVIRONMENT }, false);
     public static final Index IDX_VM_CONFIGS_VM_NAME = Internal.createIndex(DSL.name("idx_vm_configs_vm_name"), VmConfigs.VM_CONFIGS, new OrderField[] { VmConfigs.VM_CONFIGS.VM_NAME }, false);

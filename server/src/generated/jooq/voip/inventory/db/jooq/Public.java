@@ -15,6 +15,7 @@ import voip.inventory.db.jooq.tables.AnsibleGroupChildren;
 import voip.inventory.db.jooq.tables.AnsibleGroups;
 import voip.inventory.db.jooq.tables.InventoryAllVars;
 import voip.inventory.db.jooq.tables.InventoryAudit;
+import voip.inventory.db.jooq.tables.InventoryChangeLog;
 import voip.inventory.db.jooq.tables.InventoryRevision;
 import voip.inventory.db.jooq.tables.VmConfigAudit;
 import voip.inventory.db.jooq.tables.VmConfigs;
@@ -53,6 +54,11 @@ public class Public extends SchemaImpl {
      * The table <code>public.inventory_audit</code>.
      */
     public final InventoryAudit INVENTORY_AUDIT = InventoryAudit.INVENTORY_AUDIT;
+
+    /**
+     * The table <code>public.inventory_change_log</code>.
+     */
+    public final InventoryChangeLog INVENTORY_CHANGE_LOG = InventoryChangeLog.INVENTORY_CHANGE_LOG;
 
     /**
      * The table <code>public.inventory_revision</code>.
@@ -94,6 +100,7 @@ public class Public extends SchemaImpl {
             AnsibleGroups.ANSIBLE_GROUPS,
             InventoryAllVars.INVENTORY_ALL_VARS,
             InventoryAudit.INVENTORY_AUDIT,
+            InventoryChangeLog.INVENTORY_CHANGE_LOG,
             InventoryRevision.INVENTORY_REVISION,
             VmConfigAudit.VM_CONFIG_AUDIT,
             VmConfigs.VM_CONFIGS,

@@ -8,6 +8,7 @@ import voip.inventory.db.jooq.tables.AnsibleGroupChildren;
 import voip.inventory.db.jooq.tables.AnsibleGroups;
 import voip.inventory.db.jooq.tables.InventoryAllVars;
 import voip.inventory.db.jooq.tables.InventoryAudit;
+import voip.inventory.db.jooq.tables.InventoryChangeLog;
 import voip.inventory.db.jooq.tables.InventoryRevision;
 import voip.inventory.db.jooq.tables.VmConfigAudit;
 import voip.inventory.db.jooq.tables.VmConfigs;
@@ -39,6 +40,11 @@ public class Tables {
      * The table <code>public.inventory_audit</code>.
      */
     public static final InventoryAudit INVENTORY_AUDIT = InventoryAudit.INVENTORY_AUDIT;
+
+    /**
+     * The table <code>public.inventory_change_log</code>.
+     */
+    public static final InventoryChangeLog INVENTORY_CHANGE_LOG = InventoryChangeLog.INVENTORY_CHANGE_LOG;
 
     /**
      * The table <code>public.inventory_revision</code>.

@@ -81,6 +81,11 @@ public class InventoryRevision extends TableImpl<InventoryRevisionRecord> {
     @Deprecated
     public final TableField<InventoryRevisionRecord, Object> CHANGED_BY_XACT = createField(DSL.name("changed_by_xact"), DefaultDataType.getDefaultDataType("\"pg_catalog\".\"xid8\""), this, "");
 
+    /**
+     * The column <code>public.inventory_revision.log_complete_after</code>.
+     */
+    public final TableField<InventoryRevisionRecord, Long> LOG_COMPLETE_AFTER = createField(DSL.name("log_complete_after"), SQLDataType.BIGINT.nullable(false).defaultValue(DSL.field(DSL.raw("0"), SQLDataType.BIGINT)), this, "");
+
     private InventoryRevision(Name alias, Table<InventoryRevisionRecord> aliased) {
         this(alias, aliased, (Field<?>[]) null, null);
     }

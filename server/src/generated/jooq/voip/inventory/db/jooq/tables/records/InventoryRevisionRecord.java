@@ -88,6 +88,20 @@ public class InventoryRevisionRecord extends UpdatableRecordImpl<InventoryRevisi
         return get(3);
     }
 
+    /**
+     * Setter for <code>public.inventory_revision.log_complete_after</code>.
+     */
+    public void setLogCompleteAfter(Long value) {
+        set(4, value);
+    }
+
+    /**
+     * Getter for <code>public.inventory_revision.log_complete_after</code>.
+     */
+    public Long getLogCompleteAfter() {
+        return (Long) get(4);
+    }
+
     // -------------------------------------------------------------------------
     // Primary key information
     // -------------------------------------------------------------------------
@@ -111,13 +125,14 @@ public class InventoryRevisionRecord extends UpdatableRecordImpl<InventoryRevisi
     /**
      * Create a detached, initialised InventoryRevisionRecord
      */
-    public InventoryRevisionRecord(Boolean singleton, Long revision, OffsetDateTime changedAt, Object changedByXact) {
+    public InventoryRevisionRecord(Boolean singleton, Long revision, OffsetDateTime changedAt, Object changedByXact, Long logCompleteAfter) {
         super(InventoryRevision.INVENTORY_REVISION);
 
         setSingleton(singleton);
         setRevision(revision);
         setChangedAt(changedAt);
         setChangedByXact(changedByXact);
+        setLogCompleteAfter(logCompleteAfter);
         resetChangedOnNotNull();
     }
 }
