@@ -252,8 +252,13 @@ def _write_private(path: Path, text: str) -> None:
 # The server
 
 
+# The JVM settings packaging/voip-inventory.service gives the server; VOIP_BENCH_SERVER_JAVA_OPTS replaces them.
+UNIT_JAVA_OPTIONS = '-XX:+UseSerialGC -Xmx384m'
+UNIT_ENVIRONMENT = {'MALLOC_ARENA_MAX': '2'}
+
+
 def server_java_options() -> list[str]:
-    return os.environ.get('VOIP_BENCH_SERVER_JAVA_OPTS', '').split()
+    return os.environ.get('VOIP_BENCH_SERVER_JAVA_OPTS', UNIT_JAVA_OPTIONS).split()
 
 
 class Server:
@@ -261,7 +266,7 @@ class Server:
 
     def __init__(self, jar: Path, database: BenchDatabase, work: Path) -> None:
         self.jar = jar
-        self.env = dict(os.environ, **database.server_env())
+        self.env = dict(os.environ, **UNIT_ENVIRONMENT, **database.server_env())
         # The server refuses a socket in a world-writable directory such as /tmp.
         self.socket_dir = work / 'socket'
         self.socket_dir.mkdir(mode=0o750, exist_ok=True)

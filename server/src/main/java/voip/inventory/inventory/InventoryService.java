@@ -13,11 +13,11 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import voip.inventory.snapshot.EncodedResponse;
 import voip.inventory.snapshot.InventoryFilter;
 import voip.inventory.snapshot.SnapshotStore;
 import voip.inventory.v1.GetHostRequest;
@@ -53,7 +53,7 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
     ServerServiceDefinition generated = InventoryGrpc.bindService(this);
     MethodDescriptor<GetInventoryRequest, GetInventoryResponse> method =
         InventoryGrpc.getGetInventoryMethod();
-    MethodDescriptor<GetInventoryRequest, byte[]> encoded =
+    MethodDescriptor<GetInventoryRequest, EncodedResponse> encoded =
         method.toBuilder(method.getRequestMarshaller(), SerializedMessage.MARSHALLER).build();
     ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(InventoryGrpc.SERVICE_NAME)
         .setSchemaDescriptor(generated.getServiceDescriptor().getSchemaDescriptor())
@@ -74,7 +74,7 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
   }
 
   private void getInventoryEncoded(
-      GetInventoryRequest request, StreamObserver<byte[]> responses) {
+      GetInventoryRequest request, StreamObserver<EncodedResponse> responses) {
     answer(responses, "GetInventory", () -> inventory(request));
   }
 
@@ -82,20 +82,16 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
    * The encoded response. When stale, the stale fields are appended: a protobuf message followed
    * by more fields of the same message decodes as one message with those fields set.
    */
-  private byte[] inventory(GetInventoryRequest request) {
+  private EncodedResponse inventory(GetInventoryRequest request) {
     RequestValidation.checkEnvironments(request.getEnvironmentsList());
     InventoryFilter filter = new InventoryFilter(
         new HashSet<>(request.getEnvironmentsList()), request.getIncludeDisabled());
     SnapshotStore.Served served = snapshots.serve();
-    byte[] response = served.snapshot().serializedResponse(filter);
-    if (served.staleAge().isEmpty()) {
-      return response;
-    }
-    byte[] stale = GetInventoryResponse.newBuilder()
-        .setStale(true).setStaleAge(duration(served.staleAge().get())).build().toByteArray();
-    byte[] joined = Arrays.copyOf(response, response.length + stale.length);
-    System.arraycopy(stale, 0, joined, response.length, stale.length);
-    return joined;
+    EncodedResponse response = served.snapshot().encodedResponse(filter);
+    return served.staleAge()
+        .map(age -> response.followedBy(GetInventoryResponse.newBuilder()
+            .setStale(true).setStaleAge(duration(age)).build()))
+        .orElse(response);
   }
 
   @Override

@@ -2,7 +2,6 @@ package voip.inventory.snapshot;
 
 import java.util.Set;
 import java.util.TreeSet;
-import voip.inventory.v1.Host;
 
 /**
  * Which hosts a whole-inventory request wants.
@@ -20,9 +19,9 @@ public record InventoryFilter(Set<String> environments, boolean includeDisabled)
     return environments.isEmpty() && includeDisabled;
   }
 
-  /** Whether the filter keeps this host. */
-  public boolean keeps(Host host) {
-    return (includeDisabled || host.getEnabled())
-        && (environments.isEmpty() || environments.contains(host.getEnvironment()));
+  /** Whether the filter keeps a host that is enabled or not, in this environment. */
+  public boolean keeps(boolean enabled, String environment) {
+    return (includeDisabled || enabled)
+        && (environments.isEmpty() || environments.contains(environment));
   }
 }

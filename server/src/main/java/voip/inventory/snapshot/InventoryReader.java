@@ -11,7 +11,6 @@ import static voip.inventory.snapshot.InventorySnapshot.NAME_ORDER;
 
 import com.google.gson.FormattingStyle;
 import com.google.gson.stream.JsonWriter;
-import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -137,7 +136,7 @@ public final class InventoryReader {
   private InventorySnapshot readAll(DSLContext dsl, Revision revision) {
     Map<Integer, List<Integer>> groupIds = readMemberships(dsl, DSL.noCondition());
     List<HostEntry> hosts = readHosts(dsl, DSL.noCondition(), groupIds);
-    hosts.sort(Comparator.comparing(entry -> entry.host().getName(), NAME_ORDER));
+    hosts.sort(Comparator.comparing(HostEntry::name, NAME_ORDER));
     String allVars = dsl.select(INVENTORY_ALL_VARS.VARS).from(INVENTORY_ALL_VARS)
         .fetchOptional(INVENTORY_ALL_VARS.VARS)
         .map(JSONB::data)
@@ -186,12 +185,11 @@ public final class InventoryReader {
             .setName(row.get(VM_CONFIGS.VM_NAME))
             .setEnvironment(row.get(VM_CONFIGS.ENVIRONMENT))
             .setEnabled(row.get(ENABLED))
-            // Held as UTF-8 bytes, so every response serialises this, the bulk of it, by copying.
-            .setVarsJsonBytes(ByteString.copyFromUtf8(hostVarsJson(row, text)))
+            .setVarsJson(hostVarsJson(row, text))
             .build();
         int[] groups = groupIds.getOrDefault(id, List.of()).stream()
             .mapToInt(Integer::intValue).toArray();
-        hosts.add(new HostEntry(id, host, groups));
+        hosts.add(HostEntry.of(id, host, groups));
       }
     }
     return hosts;

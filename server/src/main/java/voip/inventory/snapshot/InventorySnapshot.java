@@ -1,30 +1,36 @@
 package voip.inventory.snapshot;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Timestamp;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.HashMap;
-import java.util.Optional;
 import voip.inventory.v1.GetHostResponse;
 import voip.inventory.v1.GetInventoryResponse;
 import voip.inventory.v1.Group;
 import voip.inventory.v1.Host;
 
 /**
- * The whole inventory as read in one transaction, at one revision. Immutable; the encoded response
- * for a filter is built once and reused while this snapshot is current.
+ * The whole inventory as read in one transaction, at one revision. Immutable; each host is held
+ * encoded, and the rest of the response for a filter is encoded once and reused while this
+ * snapshot is current.
  */
 public final class InventorySnapshot {
-  private static final int MAX_CACHED_RESPONSES = 4;
-
   /** Host names in the order of their Unicode code points, the same in every snapshot. */
   static final Comparator<String> NAME_ORDER = InventorySnapshot::compareCodePoints;
+
+  private static final int MAX_CACHED_RESPONSES = 4;
+  private static final InventoryFilter EVERYTHING = new InventoryFilter(Set.of(), true);
 
   private final long revision;
   private final Instant readTime;
@@ -32,14 +38,13 @@ public final class InventorySnapshot {
   private final List<HostEntry> entries;
   private final List<GroupRow> groupRows;
   private final boolean fromDatabase;
-  private final List<Host> hosts;
   private final List<GroupEntry> groups;
-  private final Map<InventoryFilter, byte[]> responses = new ConcurrentHashMap<>();
+  private final Map<InventoryFilter, EncodedResponse> responses = new ConcurrentHashMap<>();
   private volatile HostIndex hostIndex;
 
   /**
    * @param entries every host, in {@link #NAME_ORDER}
-   * @param groupRows every group, in name order
+   * @param groupRows every group, in {@link #NAME_ORDER}
    * @param fromDatabase whether the ids are the database's, so that the snapshot can be
    *     brought up to date from the change log; not so for a snapshot loaded from a file
    */
@@ -56,15 +61,12 @@ public final class InventorySnapshot {
     this.entries = List.copyOf(entries);
     this.groupRows = List.copyOf(groupRows);
     this.fromDatabase = fromDatabase;
-    List<Host> hostMessages = new ArrayList<>(entries.size());
     Map<Integer, List<String>> members = new HashMap<>();
     for (HostEntry entry : entries) {
-      hostMessages.add(entry.host());
       for (int groupId : entry.groupIds()) {
-        members.computeIfAbsent(groupId, id -> new ArrayList<>()).add(entry.host().getName());
+        members.computeIfAbsent(groupId, id -> new ArrayList<>()).add(entry.name());
       }
     }
-    this.hosts = List.copyOf(hostMessages);
     List<GroupEntry> groupEntries = new ArrayList<>(groupRows.size());
     for (GroupRow row : groupRows) {
       groupEntries.add(new GroupEntry(row.name(), row.description(), row.varsJson(),
@@ -83,15 +85,15 @@ public final class InventorySnapshot {
   InventorySnapshot withHosts(
       long newRevision, Instant newReadTime, Set<Integer> changedIds, List<HostEntry> changed) {
     List<HostEntry> sortedChanges = new ArrayList<>(changed);
-    sortedChanges.sort(Comparator.comparing(entry -> entry.host().getName(), NAME_ORDER));
+    sortedChanges.sort(Comparator.comparing(HostEntry::name, NAME_ORDER));
     List<HostEntry> merged = new ArrayList<>(entries.size() + changed.size());
     int next = 0;
     for (HostEntry entry : entries) {
       if (changedIds.contains(entry.id())) {
         continue;
       }
-      while (next < sortedChanges.size() && NAME_ORDER.compare(
-          sortedChanges.get(next).host().getName(), entry.host().getName()) < 0) {
+      while (next < sortedChanges.size()
+          && NAME_ORDER.compare(sortedChanges.get(next).name(), entry.name()) < 0) {
         merged.add(sortedChanges.get(next++));
       }
       merged.add(entry);
@@ -115,18 +117,18 @@ public final class InventorySnapshot {
   }
 
   public int hostCount() {
-    return hosts.size();
+    return entries.size();
   }
 
   /** One host, disabled or not, with the groups it is a direct member of. */
   public Optional<GetHostResponse> host(String name) {
     HostIndex index = hostIndex();
-    Host host = index.hosts().get(name);
-    if (host == null) {
+    HostEntry entry = index.hosts().get(name);
+    if (entry == null) {
       return Optional.empty();
     }
     return Optional.of(GetHostResponse.newBuilder()
-        .setHost(host)
+        .setHost(entry.host())
         .addAllGroups(index.groupsOfHost().getOrDefault(name, List.of()))
         .setRevision(revision)
         .build());
@@ -138,7 +140,7 @@ public final class InventorySnapshot {
       synchronized (this) {
         index = hostIndex;
         if (index == null) {
-          index = HostIndex.of(hosts, groups);
+          index = HostIndex.of(entries, groups);
           hostIndex = index;
         }
       }
@@ -146,7 +148,7 @@ public final class InventorySnapshot {
     return index;
   }
 
-  /** Rebuilds a snapshot from a complete response, as written by {@link #toCompleteResponse()}. */
+  /** Rebuilds a snapshot from a complete response, as {@link #encodedResponse} gives it. */
   public static InventorySnapshot fromCompleteResponse(GetInventoryResponse response) {
     List<GroupRow> groups = new ArrayList<>(response.getGroupsCount());
     Map<String, List<Integer>> groupIdsOfHost = new HashMap<>();
@@ -162,70 +164,69 @@ public final class InventorySnapshot {
     for (Host host : response.getHostsList()) {
       int[] groupIds = groupIdsOfHost.getOrDefault(host.getName(), List.of()).stream()
           .mapToInt(Integer::intValue).toArray();
-      hosts.add(new HostEntry(hosts.size(), host, groupIds));
+      hosts.add(HostEntry.of(hosts.size(), host, groupIds));
     }
-    hosts.sort(Comparator.comparing(entry -> entry.host().getName(), NAME_ORDER));
+    hosts.sort(Comparator.comparing(HostEntry::name, NAME_ORDER));
     Instant readTime = Instant.ofEpochSecond(
         response.getReadTime().getSeconds(), response.getReadTime().getNanos());
     return new InventorySnapshot(
         response.getRevision(), readTime, response.getAllVarsJson(), hosts, groups, false);
   }
 
+  /** Every host, disabled ones too, in every environment, encoded. */
+  public EncodedResponse encodedCompleteResponse() {
+    return encodedResponse(EVERYTHING);
+  }
+
   /** Every host, disabled ones too, in every environment. */
   public GetInventoryResponse toCompleteResponse() {
-    return build(new InventoryFilter(Set.of(), true));
+    EncodedResponse encoded = encodedCompleteResponse();
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(encoded.length());
+    try {
+      encoded.writeTo(bytes);
+      return GetInventoryResponse.parseFrom(bytes.toByteArray());
+    } catch (IOException e) {
+      throw new UncheckedIOException("the snapshot's own encoding does not parse", e);
+    }
   }
 
   /**
-   * The response for a filter, protobuf-encoded: hosts it keeps, every group with members among
-   * those hosts. Encoded once and reused while this snapshot is current, for the first few
-   * filters asked; each costs as much memory as the response. Callers must not change the array.
+   * The response for a filter, encoded: hosts it keeps, every group with members among those
+   * hosts. The hosts are the snapshot's own encoded hosts; the rest is encoded once and reused
+   * while this snapshot is current, for the first few filters asked.
    */
-  public byte[] serializedResponse(InventoryFilter filter) {
-    byte[] cached = responses.get(filter);
+  public EncodedResponse encodedResponse(InventoryFilter filter) {
+    EncodedResponse cached = responses.get(filter);
     if (cached != null) {
       return cached;
     }
-    byte[] response = build(filter).toByteArray();
+    EncodedResponse response = encode(filter);
     if (responses.size() < MAX_CACHED_RESPONSES) {
-      byte[] raced = responses.putIfAbsent(filter, response);
+      EncodedResponse raced = responses.putIfAbsent(filter, response);
       return raced != null ? raced : response;
     }
     return response;
   }
 
-  private GetInventoryResponse build(InventoryFilter filter) {
-    List<Host> kept = filter.keepsAll() ? hosts : keptHosts(filter);
-    Set<String> keptNames = filter.keepsAll() ? null : names(kept);
-    List<Group> groupMessages = new ArrayList<>(groups.size());
-    for (GroupEntry group : groups) {
-      groupMessages.add(group.toMessage(keptNames));
-    }
-    return GetInventoryResponse.newBuilder()
-        .setRevision(revision)
-        .addAllHosts(kept)
-        .addAllGroups(groupMessages)
-        .setAllVarsJson(allVarsJson)
-        .setReadTime(timestamp(readTime))
-        .build();
-  }
-
-  private List<Host> keptHosts(InventoryFilter filter) {
-    List<Host> kept = new ArrayList<>();
-    for (Host host : hosts) {
-      if (filter.keeps(host)) {
-        kept.add(host);
+  private EncodedResponse encode(InventoryFilter filter) {
+    List<byte[]> kept = new ArrayList<>(entries.size());
+    Set<String> keptNames = filter.keepsAll() ? null : new HashSet<>();
+    for (HostEntry entry : entries) {
+      if (filter.keeps(entry.enabled(), entry.environment())) {
+        kept.add(entry.encoded());
+        if (keptNames != null) {
+          keptNames.add(entry.name());
+        }
       }
     }
-    return kept;
-  }
-
-  private static Set<String> names(List<Host> hosts) {
-    Set<String> names = new HashSet<>(hosts.size() * 2);
-    for (Host host : hosts) {
-      names.add(host.getName());
+    GetInventoryResponse.Builder head = GetInventoryResponse.newBuilder()
+        .setRevision(revision)
+        .setAllVarsJson(allVarsJson)
+        .setReadTime(timestamp(readTime));
+    for (GroupEntry group : groups) {
+      head.addGroups(group.toMessage(keptNames));
     }
-    return names;
+    return new EncodedResponse(head.build().toByteArray(), kept, new byte[0]);
   }
 
   static Timestamp timestamp(Instant instant) {
@@ -236,12 +237,29 @@ public final class InventorySnapshot {
   }
 
   /**
-   * A host as read from the database.
+   * A host as read from the database, kept encoded: the bulk of a snapshot's memory is the
+   * hosts' variables, and each whole-inventory response is these bytes one after another.
    *
    * @param id vm_configs.id
+   * @param encoded the host as a GetInventoryResponse.hosts field: tag, length, Host
    * @param groupIds the ids of the groups it is a direct member of
    */
-  record HostEntry(int id, Host host, int[] groupIds) {}
+  record HostEntry(
+      int id, String name, String environment, boolean enabled, byte[] encoded, int[] groupIds) {
+    static HostEntry of(int id, Host host, int[] groupIds) {
+      byte[] encoded = GetInventoryResponse.newBuilder().addHosts(host).build().toByteArray();
+      return new HostEntry(
+          id, host.getName(), host.getEnvironment(), host.getEnabled(), encoded, groupIds);
+    }
+
+    Host host() {
+      try {
+        return GetInventoryResponse.parseFrom(encoded).getHosts(0);
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("a snapshot host does not parse", e);
+      }
+    }
+  }
 
   /** A group as read from the database: its own columns and its child groups, by name. */
   record GroupRow(
@@ -263,7 +281,7 @@ public final class InventorySnapshot {
     return Integer.compare(left.length() - i, right.length() - j);
   }
 
-  /** A group with all its direct member hosts and child groups, ordered by name. */
+  /** A group with all its direct member hosts and child groups, in name order. */
   record GroupEntry(
       String name, String description, String varsJson, List<String> hosts, List<String> children) {
     Group toMessage(Set<String> keptHosts) {
@@ -285,13 +303,13 @@ public final class InventorySnapshot {
   }
 
   /** Hosts by name and, for each, its groups in name order; built on the first GetHost. */
-  private record HostIndex(Map<String, Host> hosts, Map<String, List<String>> groupsOfHost) {
-    static HostIndex of(List<Host> hosts, List<GroupEntry> groups) {
-      Map<String, Host> byName = new HashMap<>(hosts.size() * 2);
-      for (Host host : hosts) {
-        byName.put(host.getName(), host);
+  private record HostIndex(Map<String, HostEntry> hosts, Map<String, List<String>> groupsOfHost) {
+    static HostIndex of(List<HostEntry> entries, List<GroupEntry> groups) {
+      Map<String, HostEntry> byName = new HashMap<>(entries.size() * 2);
+      for (HostEntry entry : entries) {
+        byName.put(entry.name(), entry);
       }
-      Map<String, List<String>> groupsOfHost = new HashMap<>(hosts.size() * 2);
+      Map<String, List<String>> groupsOfHost = new HashMap<>(entries.size() * 2);
       for (GroupEntry group : groups) {
         for (String host : group.hosts()) {
           groupsOfHost.computeIfAbsent(host, name -> new ArrayList<>(4)).add(group.name());

@@ -56,7 +56,7 @@ public final class SnapshotFile {
     try {
       try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE);
           OutputStream out = Channels.newOutputStream(channel)) {
-        snapshot.toCompleteResponse().writeTo(out);
+        snapshot.encodedCompleteResponse().writeTo(out);
         out.flush();
         channel.force(true);
       }
