@@ -230,7 +230,8 @@ public final class ServerBench {
         times.add(millisSince(committed));
       }
     }
-    return "{\"command\": \"change\", \"rpc\": \"" + rpc + "\", \"polls\": " + polls + ", \"ms\": " + json(times) + "}";
+    return "{\"command\": \"change\", \"rpc\": \"" + rpc + "\", \"polls\": " + polls
+        + ", \"ms\": " + json(times) + "}";
   }
 
   /** Calls GetInventory until the host's variables carry the marker; returns how many calls. */

@@ -728,7 +728,8 @@ def _ratio(contender: Contender, other: Contender) -> str:
 
 
 def server_table(results: list[SizeResult]) -> list[str]:
-    lines = ['| hosts | GetInventory warm p50 / p99 ms | server CPU ms a call | first call after start ms, median (max) '
+    lines = ['| hosts | GetInventory warm p50 / p99 ms | server CPU ms a call '
+             '| first call after start ms, median (max) '
              '| the same with --snapshot-file '
              '| GetHost p50 / p99 ms | server CPU ms a call | response MiB | server RSS / peak MiB '
              '| commit → visible in GetInventory ms, median (max) | the same in GetHost |',

@@ -24,9 +24,11 @@ class DatabaseSettingsTest {
 
   @Test
   void infraVariablesWinOverLibpqVariables() {
-    DatabaseSettings settings = DatabaseSettings.resolve(Map.of(
-        "INFRA_DB_HOST", "db.internal", "PGHOST", "other", "PGPORT", "6543",
-        "INFRA_DB_NAME", "inventory", "PGUSER", "pguser", "PGPASSWORD", "from-pg"), Optional.empty());
+    DatabaseSettings settings = DatabaseSettings.resolve(
+        Map.of(
+            "INFRA_DB_HOST", "db.internal", "PGHOST", "other", "PGPORT", "6543",
+            "INFRA_DB_NAME", "inventory", "PGUSER", "pguser", "PGPASSWORD", "from-pg"),
+        Optional.empty());
 
     assertThat(settings.jdbcUrl()).isEqualTo("jdbc:postgresql://db.internal:6543/inventory");
     assertThat(settings.user()).isEqualTo("pguser");
@@ -55,13 +57,15 @@ class DatabaseSettingsTest {
 
   @Test
   void badPortNamesTheVariable() {
-    assertThatThrownBy(() -> DatabaseSettings.resolve(Map.of("INFRA_DB_PORT", "54x"), Optional.empty()))
+    assertThatThrownBy(() -> DatabaseSettings.resolve(
+            Map.of("INFRA_DB_PORT", "54x"), Optional.empty()))
         .hasMessageContaining("'54x'").hasMessageContaining("INFRA_DB_PORT");
   }
 
   @Test
   void unixSocketDirectoryHostIsRefusedWithTheFix() {
-    assertThatThrownBy(() -> DatabaseSettings.resolve(Map.of("PGHOST", "/var/run/postgresql"), Optional.empty()))
+    assertThatThrownBy(() -> DatabaseSettings.resolve(
+            Map.of("PGHOST", "/var/run/postgresql"), Optional.empty()))
         .hasMessageContaining("Unix socket directory").hasMessageContaining("INFRA_DB_HOST");
   }
 }

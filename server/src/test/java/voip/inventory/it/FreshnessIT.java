@@ -88,12 +88,15 @@ class FreshnessIT {
       env.put("INFRA_DB_HOST", "127.0.0.1");
       env.put("INFRA_DB_PORT", Integer.toString(proxy.port()));
       try (RunningServer server = RunningServer.start(env, dir, "--max-stale-age", "6s")) {
-        GetInventoryResponse fresh = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+        GetInventoryResponse fresh =
+            server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
         assertThat(fresh.getStale()).isFalse();
 
         proxy.stop();
-        GetInventoryResponse stale = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
-        GetRevisionResponse staleRevision = server.inventory().getRevision(GetRevisionRequest.getDefaultInstance());
+        GetInventoryResponse stale =
+            server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+        GetRevisionResponse staleRevision =
+            server.inventory().getRevision(GetRevisionRequest.getDefaultInstance());
 
         assertThat(stale.getStale()).isTrue();
         assertThat(stale.getRevision()).isEqualTo(fresh.getRevision());
@@ -107,7 +110,8 @@ class FreshnessIT {
         assertThat(server.output()).contains("does not answer").contains("marked stale");
 
         Thread.sleep(7000);
-        assertThatThrownBy(() -> server.inventory().getInventory(GetInventoryRequest.getDefaultInstance()))
+        assertThatThrownBy(() -> server.inventory().getInventory(
+                GetInventoryRequest.getDefaultInstance()))
             .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
               assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
               assertThat(e.getStatus().getDescription()).contains("does not answer")
@@ -132,7 +136,8 @@ class FreshnessIT {
       env.put("INFRA_DB_HOST", "127.0.0.1");
       env.put("INFRA_DB_PORT", Integer.toString(proxy.port()));
       GetInventoryResponse before;
-      try (RunningServer server = RunningServer.start(env, dir, "--snapshot-file", snapshot.toString())) {
+      try (RunningServer server =
+              RunningServer.start(env, dir, "--snapshot-file", snapshot.toString())) {
         before = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
         awaitFile(snapshot);
       }
@@ -140,8 +145,10 @@ class FreshnessIT {
           .isEqualTo("rw-------");
       proxy.stop();
 
-      try (RunningServer server = RunningServer.start(env, dir, "--snapshot-file", snapshot.toString())) {
-        GetInventoryResponse served = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+      try (RunningServer server =
+              RunningServer.start(env, dir, "--snapshot-file", snapshot.toString())) {
+        GetInventoryResponse served =
+            server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
 
         assertThat(served.getStale()).isTrue();
         assertThat(served.getRevision()).isEqualTo(before.getRevision());
@@ -161,10 +168,12 @@ class FreshnessIT {
       env.put("INFRA_DB_PORT", Integer.toString(proxy.port()));
       proxy.stop();
 
-      ServerJar.Result result = ServerJar.run(env, dir, "serve", "--listen", "unix:" + dir.resolve("s.sock"));
+      ServerJar.Result result =
+          ServerJar.run(env, dir, "serve", "--listen", "unix:" + dir.resolve("s.sock"));
 
       assertThat(result.exitCode()).isEqualTo(1);
-      assertThat(result.output()).contains("database '" + database + "' on 127.0.0.1:" + proxy.port())
+      assertThat(result.output())
+          .contains("database '" + database + "' on 127.0.0.1:" + proxy.port())
           .contains("does not answer");
     }
   }
@@ -185,7 +194,8 @@ class FreshnessIT {
             org.jooq.impl.DSL.name(role));
       }
 
-      assertThatThrownBy(() -> server.inventory().getInventory(GetInventoryRequest.getDefaultInstance()))
+      assertThatThrownBy(() -> server.inventory().getInventory(
+              GetInventoryRequest.getDefaultInstance()))
           .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
             assertThat(e.getStatus().getDescription()).contains("user '" + role + "' may not read");
@@ -239,7 +249,8 @@ class FreshnessIT {
     StatusRuntimeException last = null;
     while (System.nanoTime() < deadline) {
       try {
-        GetInventoryResponse response = inventory.getInventory(GetInventoryRequest.getDefaultInstance());
+        GetInventoryResponse response =
+            inventory.getInventory(GetInventoryRequest.getDefaultInstance());
         if (!response.getStale()) {
           return response;
         }

@@ -38,12 +38,14 @@ class GrpcurlIT {
     ServerJar.Result result = Grpcurl.run(server.socket(), "SOCKET", "list");
 
     assertThat(result.exitCode()).as(result.output()).isZero();
-    assertThat(result.output().lines()).contains("voip.inventory.v1.Inventory", "grpc.health.v1.Health");
+    assertThat(result.output().lines())
+        .contains("voip.inventory.v1.Inventory", "grpc.health.v1.Health");
   }
 
   @Test
   void describeShowsTheDocumentedRpcs() throws Exception {
-    ServerJar.Result result = Grpcurl.run(server.socket(), "SOCKET", "describe", "voip.inventory.v1.Inventory");
+    ServerJar.Result result =
+        Grpcurl.run(server.socket(), "SOCKET", "describe", "voip.inventory.v1.Inventory");
 
     assertThat(result.exitCode()).as(result.output()).isZero();
     assertThat(result.output()).contains("rpc GetInventory").contains("rpc GetHost")
@@ -60,8 +62,8 @@ class GrpcurlIT {
 
   @Test
   void getHostReturnsItsAnsibleHost() throws Exception {
-    ServerJar.Result result = Grpcurl.run(server.socket(), "-d", "{\"name\": \"voip-prod-2\"}", "SOCKET",
-        "voip.inventory.v1.Inventory/GetHost");
+    ServerJar.Result result = Grpcurl.run(server.socket(), "-d", "{\"name\": \"voip-prod-2\"}",
+        "SOCKET", "voip.inventory.v1.Inventory/GetHost");
 
     assertThat(result.exitCode()).as(result.output()).isZero();
     assertThat(result.output()).contains("\"name\": \"voip-prod-2\"")

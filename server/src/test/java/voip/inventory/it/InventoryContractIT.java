@@ -52,7 +52,8 @@ class InventoryContractIT {
           .host("voip-dev-old", "development", "10.30.0.9")
           .disable("voip-dev-old")
           .hostVars("voip-stage-1",
-              "{\"sip_port\": 5060, \"ansible_host\": \"spoofed\", \"codecs\": [\"opus\", \"g722\"]}")
+              "{\"sip_port\": 5060, \"ansible_host\": \"spoofed\","
+                  + " \"codecs\": [\"opus\", \"g722\"]}")
           .opensipsConfig("voip-stage-1",
               "{\"listen\": [{\"proto\": \"udp\", \"port\": 5060}], \"tls\": {\"enabled\": false}}")
           .group("edge", "{\"region\": \"eu-west\"}")
@@ -61,7 +62,8 @@ class InventoryContractIT {
           .nest("edge", "voip_servers")
           .member("voip-stage-1", "sbc")
           .member("voip-dev-old", "sbc")
-          .allVars("{\"ansible_python_interpreter\": \"/usr/bin/python3\", \"ntp_server\": \"pool.ntp.org\"}");
+          .allVars("{\"ansible_python_interpreter\": \"/usr/bin/python3\","
+              + " \"ntp_server\": \"pool.ntp.org\"}");
     }
     server = RunningServer.start(env, dir);
   }
@@ -73,7 +75,8 @@ class InventoryContractIT {
 
   @Test
   void wholeInventoryHasEnabledHostsOrderedByNameAndEveryGroup() {
-    GetInventoryResponse inventory = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+    GetInventoryResponse inventory =
+        server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
 
     assertThat(inventory.getHostsList()).extracting(Host::getName)
         .containsExactly("voip-prod-1", "voip-prod-2", "voip-stage-1");
@@ -103,9 +106,10 @@ class InventoryContractIT {
         .containsEntry("asterisk_version", string("20"))
         .containsEntry("rtpengine_version", string("latest"))
         .containsEntry("environment", string("production"))
-        .containsEntry("opensips_config", Value.newBuilder().setStructValue(Struct.getDefaultInstance()).build());
-    assertThat(host.getGroupsList())
-        .containsExactly("asterisk_servers", "opensips_servers", "rtpengine_servers", "voip_servers");
+        .containsEntry("opensips_config",
+            Value.newBuilder().setStructValue(Struct.getDefaultInstance()).build());
+    assertThat(host.getGroupsList()).containsExactly(
+        "asterisk_servers", "opensips_servers", "rtpengine_servers", "voip_servers");
   }
 
   @Test
@@ -117,8 +121,8 @@ class InventoryContractIT {
     Struct opensips = vars.get("opensips_config").getStructValue();
     assertThat(opensips.getFieldsOrThrow("listen").getListValue().getValues(0).getStructValue()
         .getFieldsOrThrow("port")).isEqualTo(number(5060));
-    assertThat(opensips.getFieldsOrThrow("tls").getStructValue().getFieldsOrThrow("enabled").getBoolValue())
-        .isFalse();
+    assertThat(opensips.getFieldsOrThrow("tls").getStructValue().getFieldsOrThrow("enabled")
+        .getBoolValue()).isFalse();
   }
 
   @Test
@@ -131,7 +135,8 @@ class InventoryContractIT {
 
   @Test
   void nestedGroupsListTheirChildren() {
-    GetInventoryResponse inventory = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+    GetInventoryResponse inventory =
+        server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
 
     assertThat(group(inventory, "edge").getChildrenList()).containsExactly("sbc", "voip_servers");
     assertThat(group(inventory, "edge").getHostsList()).isEmpty();
@@ -157,7 +162,8 @@ class InventoryContractIT {
 
     assertThat(withDisabled.getHostsList()).extracting(Host::getName).contains("voip-dev-old");
     assertThat(host(withDisabled, "voip-dev-old").getEnabled()).isFalse();
-    assertThat(group(withDisabled, "sbc").getHostsList()).containsExactly("voip-dev-old", "voip-stage-1");
+    assertThat(group(withDisabled, "sbc").getHostsList())
+        .containsExactly("voip-dev-old", "voip-stage-1");
     assertThat(development.getHostsList()).isEmpty();
   }
 
@@ -172,20 +178,23 @@ class InventoryContractIT {
 
   @Test
   void revisionGrowsAfterACommittedChangeAndTheNextInventoryShowsIt() throws Exception {
-    long before = server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision();
+    long before =
+        server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision();
     server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
 
     try (Inventory inventory = Inventory.open(postgres, database)) {
       inventory.host("voip-canary-1", "canary", "192.168.122.12");
     }
     try {
-      long after = server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision();
+      long after =
+          server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision();
       GetInventoryResponse inventory = server.inventory().getInventory(
           GetInventoryRequest.newBuilder().addEnvironments("canary").build());
 
       assertThat(after).isGreaterThan(before);
       assertThat(inventory.getRevision()).isEqualTo(after);
-      assertThat(inventory.getHostsList()).extracting(Host::getName).containsExactly("voip-canary-1");
+      assertThat(inventory.getHostsList()).extracting(Host::getName)
+          .containsExactly("voip-canary-1");
     } finally {
       try (Inventory inventory = Inventory.open(postgres, database)) {
         inventory.dsl().deleteFrom(voip.inventory.db.jooq.Tables.VM_CONFIGS)
@@ -195,7 +204,8 @@ class InventoryContractIT {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"", "production\u0000", "an-environment-name-that-is-far-longer-than-fifty-characters"})
+  @ValueSource(strings = {
+    "", "production\u0000", "an-environment-name-that-is-far-longer-than-fifty-characters"})
   void invalidEnvironmentFiltersAreRefusedAsInvalidArgument(String environment) {
     assertThatThrownBy(() -> server.inventory().getInventory(
             GetInventoryRequest.newBuilder().addEnvironments(environment).build()))
@@ -218,8 +228,8 @@ class InventoryContractIT {
 
   @ParameterizedTest
   @ValueSource(strings = {
-    "voip'; DROP TABLE vm_configs; --", "\"quoted\"", "semi;colon", "名前-ホスト", "emoji-🎉",
-    "back\\slash", "%wild_card%", "voip-prod-1' OR '1'='1"})
+    "voip'; DROP TABLE vm_configs; --", "\"quoted\"", "semi;colon", "名前-ホスト",
+    "emoji-🎉", "back\\slash", "%wild_card%", "voip-prod-1' OR '1'='1"})
   void strangeHostNamesAreNotFoundAndChangeNothing(String name) throws Exception {
     long revision;
     int hosts;

@@ -43,11 +43,13 @@ class LargeInventoryIT {
     }
 
     try (RunningServer server = RunningServer.start(env, dir)) {
-      GetInventoryResponse response = server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
+      GetInventoryResponse response =
+          server.inventory().getInventory(GetInventoryRequest.getDefaultInstance());
 
       assertThat(response.getHostsCount()).isEqualTo(HOSTS);
       assertThat(response.getSerializedSize()).isGreaterThan(4 * 1024 * 1024);
-      assertThat(response.getHosts(HOSTS - 1).getVarsJson()).contains("\"ansible_host\": \"10.0.0.1\"");
+      assertThat(response.getHosts(HOSTS - 1).getVarsJson())
+          .contains("\"ansible_host\": \"10.0.0.1\"");
     }
   }
 }

@@ -97,8 +97,8 @@ class ServerLifecycleIT {
 
     try (RunningServer server = RunningServer.start(env, dir)) {
       assertThat(server.output()).contains("removed stale socket");
-      assertThat(server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision())
-          .isPositive();
+      assertThat(server.inventory().getRevision(GetRevisionRequest.getDefaultInstance())
+          .getRevision()).isPositive();
     }
   }
 
@@ -106,12 +106,13 @@ class ServerLifecycleIT {
   void secondServerOnTheSameSocketIsRefusedAndTheFirstKeepsServing() throws Exception {
     Map<String, String> env = migratedDatabase("twice");
     try (RunningServer first = RunningServer.start(env, dir)) {
-      ServerJar.Result second = ServerJar.run(env, dir, "serve", "--listen", "unix:" + first.socket());
+      ServerJar.Result second =
+          ServerJar.run(env, dir, "serve", "--listen", "unix:" + first.socket());
 
       assertThat(second.exitCode()).isEqualTo(1);
       assertThat(second.output()).contains("another server already listens on " + first.socket());
-      assertThat(first.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision())
-          .isPositive();
+      assertThat(first.inventory().getRevision(GetRevisionRequest.getDefaultInstance())
+          .getRevision()).isPositive();
     }
   }
 
@@ -121,7 +122,8 @@ class ServerLifecycleIT {
     Path open = Files.createDirectory(dir.resolve("open"));
     Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
 
-    ServerJar.Result result = ServerJar.run(env, dir, "serve", "--listen", "unix:" + open.resolve("s.sock"));
+    ServerJar.Result result =
+        ServerJar.run(env, dir, "serve", "--listen", "unix:" + open.resolve("s.sock"));
 
     assertThat(result.exitCode()).isEqualTo(1);
     assertThat(result.output()).contains("socket directory " + open + " is world-writable");
@@ -185,7 +187,8 @@ class ServerLifecycleIT {
   @Test
   void passwordFromAFileWorksAndNeverAppearsInOutputOrErrors() throws Exception {
     String database = postgres.createDatabase("password");
-    assertThat(ServerJar.run(postgres.serverEnvironment(database), dir, "migrate").exitCode()).isZero();
+    assertThat(ServerJar.run(postgres.serverEnvironment(database), dir, "migrate").exitCode())
+        .isZero();
     String role = database + "_reader";
     postgres.createRole(database, role, SECRET);
     Path passwordFile = Files.writeString(dir.resolve("db-password"), SECRET + "\n");
@@ -196,8 +199,8 @@ class ServerLifecycleIT {
     env.put("INFRA_DB_PASSWORD_FILE", passwordFile.toString());
 
     try (RunningServer server = RunningServer.start(env, dir)) {
-      assertThat(server.inventory().getRevision(GetRevisionRequest.getDefaultInstance()).getRevision())
-          .isPositive();
+      assertThat(server.inventory().getRevision(GetRevisionRequest.getDefaultInstance())
+          .getRevision()).isPositive();
       assertThat(server.output()).doesNotContain(SECRET).contains("as user '" + role + "'");
     }
   }
@@ -205,7 +208,8 @@ class ServerLifecycleIT {
   @Test
   void wrongPasswordIsRefusedNamingTheUserButNotThePassword() throws Exception {
     String database = postgres.createDatabase("wrongpassword");
-    assertThat(ServerJar.run(postgres.serverEnvironment(database), dir, "migrate").exitCode()).isZero();
+    assertThat(ServerJar.run(postgres.serverEnvironment(database), dir, "migrate").exitCode())
+        .isZero();
     String role = database + "_reader";
     postgres.createRole(database, role, SECRET);
     Map<String, String> env = new HashMap<>(postgres.serverEnvironment(database));
@@ -213,7 +217,8 @@ class ServerLifecycleIT {
     env.put("INFRA_DB_HOST", "127.0.0.1");
     env.put("INFRA_DB_PASSWORD", "wrong-" + SECRET);
 
-    ServerJar.Result result = ServerJar.run(env, dir, "serve", "--listen", "unix:" + dir.resolve("s.sock"));
+    ServerJar.Result result =
+        ServerJar.run(env, dir, "serve", "--listen", "unix:" + dir.resolve("s.sock"));
 
     assertThat(result.exitCode()).isEqualTo(1);
     assertThat(result.output()).contains("refused the server's credentials for user '" + role + "'")

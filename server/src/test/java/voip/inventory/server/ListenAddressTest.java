@@ -29,8 +29,11 @@ class ListenAddressTest {
 
   @Test
   void nonLoopbackAndBadPortsAreRefused() {
-    assertThatThrownBy(() -> ListenAddress.parse("0.0.0.0:50051")).hasMessageContaining("not a loopback");
-    assertThatThrownBy(() -> ListenAddress.parse("127.0.0.1:http")).hasMessageContaining("not a port");
-    assertThatThrownBy(() -> ListenAddress.parse("inventory.sock")).hasMessageContaining("unix:/path");
+    assertThatThrownBy(() -> ListenAddress.parse("0.0.0.0:50051"))
+        .hasMessageContaining("not a loopback");
+    assertThatThrownBy(() -> ListenAddress.parse("127.0.0.1:http"))
+        .hasMessageContaining("not a port");
+    assertThatThrownBy(() -> ListenAddress.parse("inventory.sock"))
+        .hasMessageContaining("unix:/path");
   }
 }

@@ -46,7 +46,8 @@ public final class Inventory implements AutoCloseable {
   }
 
   public Inventory disable(String host) {
-    dsl.update(VM_CONFIGS).set(VM_CONFIGS.ENABLED, false).where(VM_CONFIGS.VM_NAME.eq(host)).execute();
+    dsl.update(VM_CONFIGS).set(VM_CONFIGS.ENABLED, false)
+        .where(VM_CONFIGS.VM_NAME.eq(host)).execute();
     return this;
   }
 

@@ -24,7 +24,8 @@ public final class ServerJar {
   }
 
   /** Starts `java -jar voip-inventory.jar ARGS` with extra environment; output goes to log. */
-  public static Process start(Map<String, String> env, Path log, String... args) throws IOException {
+  public static Process start(Map<String, String> env, Path log, String... args)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx256m");
@@ -34,7 +35,8 @@ public final class ServerJar {
     ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .redirectOutput(log.toFile());
-    builder.environment().keySet().removeIf(name -> name.startsWith("INFRA_DB_") || name.startsWith("PG"));
+    builder.environment().keySet()
+        .removeIf(name -> name.startsWith("INFRA_DB_") || name.startsWith("PG"));
     builder.environment().putAll(env);
     return builder.start();
   }

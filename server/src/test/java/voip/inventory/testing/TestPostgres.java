@@ -4,9 +4,11 @@ import java.net.URI;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
@@ -25,8 +27,8 @@ public final class TestPostgres {
   private final int port;
   private final String user;
   private final String password;
-  private final java.util.List<String> databases = new java.util.concurrent.CopyOnWriteArrayList<>();
-  private final java.util.List<String> roles = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<String> databases = new CopyOnWriteArrayList<>();
+  private final List<String> roles = new CopyOnWriteArrayList<>();
 
   private TestPostgres(String host, int port, String user, String password) {
     this.host = host;
@@ -81,7 +83,8 @@ public final class TestPostgres {
     int colon = userInfo.indexOf(':');
     String user = colon < 0 ? userInfo : userInfo.substring(0, colon);
     String password = colon < 0 ? null : userInfo.substring(colon + 1);
-    return new TestPostgres(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(), user, password);
+    return new TestPostgres(uri.getHost(), uri.getPort() < 0 ? 5432 : uri.getPort(),
+        user, password);
   }
 
   public String host() {
