@@ -69,32 +69,23 @@ $$ LANGUAGE plpgsql;
 
 -- vm_configs and vm_group_membership log the VMs they touch, from the statement's
 -- transition tables (one trigger per event: PostgreSQL allows transition tables only so).
-CREATE FUNCTION log_vm_configs_change() RETURNS TRIGGER AS $$
+-- The trigger's argument names the column that holds the VM's id.
+CREATE FUNCTION log_vm_change() RETURNS TRIGGER AS $$
+DECLARE
+    vm_ids INTEGER[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM note_inventory_change(TG_TABLE_NAME, (SELECT coalesce(array_agg(id), '{}') FROM new_rows));
+        EXECUTE format('SELECT coalesce(array_agg(%I), ''{}'') FROM new_rows', TG_ARGV[0])
+            INTO vm_ids;
     ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM note_inventory_change(TG_TABLE_NAME,
-            (SELECT coalesce(array_agg(id), '{}')
-               FROM (SELECT id FROM new_rows UNION SELECT id FROM old_rows) AS ids));
+        EXECUTE format('SELECT coalesce(array_agg(id), ''{}'') FROM (SELECT %1$I AS id FROM new_rows'
+                       ' UNION SELECT %1$I FROM old_rows) AS ids', TG_ARGV[0])
+            INTO vm_ids;
     ELSE
-        PERFORM note_inventory_change(TG_TABLE_NAME, (SELECT coalesce(array_agg(id), '{}') FROM old_rows));
+        EXECUTE format('SELECT coalesce(array_agg(%I), ''{}'') FROM old_rows', TG_ARGV[0])
+            INTO vm_ids;
     END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE FUNCTION log_vm_group_membership_change() RETURNS TRIGGER AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM note_inventory_change(TG_TABLE_NAME, (SELECT coalesce(array_agg(vm_id), '{}') FROM new_rows));
-    ELSIF TG_OP = 'UPDATE' THEN
-        PERFORM note_inventory_change(TG_TABLE_NAME,
-            (SELECT coalesce(array_agg(vm_id), '{}')
-               FROM (SELECT vm_id FROM new_rows UNION SELECT vm_id FROM old_rows) AS ids));
-    ELSE
-        PERFORM note_inventory_change(TG_TABLE_NAME, (SELECT coalesce(array_agg(vm_id), '{}') FROM old_rows));
-    END IF;
+    PERFORM note_inventory_change(TG_TABLE_NAME, vm_ids);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -104,15 +95,15 @@ DROP TRIGGER vm_group_membership_bump_revision ON vm_group_membership;
 
 CREATE TRIGGER vm_configs_log_insert
 AFTER INSERT ON vm_configs REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_configs_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('id');
 
 CREATE TRIGGER vm_configs_log_update
 AFTER UPDATE ON vm_configs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_configs_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('id');
 
 CREATE TRIGGER vm_configs_log_delete
 AFTER DELETE ON vm_configs REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_configs_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('id');
 
 CREATE TRIGGER vm_configs_log_truncate
 AFTER TRUNCATE ON vm_configs
@@ -120,15 +111,15 @@ FOR EACH STATEMENT EXECUTE FUNCTION bump_inventory_revision();
 
 CREATE TRIGGER vm_group_membership_log_insert
 AFTER INSERT ON vm_group_membership REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_group_membership_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('vm_id');
 
 CREATE TRIGGER vm_group_membership_log_update
 AFTER UPDATE ON vm_group_membership REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_group_membership_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('vm_id');
 
 CREATE TRIGGER vm_group_membership_log_delete
 AFTER DELETE ON vm_group_membership REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION log_vm_group_membership_change();
+FOR EACH STATEMENT EXECUTE FUNCTION log_vm_change('vm_id');
 
 CREATE TRIGGER vm_group_membership_log_truncate
 AFTER TRUNCATE ON vm_group_membership
