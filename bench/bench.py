@@ -834,7 +834,7 @@ def data_table(results: list[SizeResult]) -> list[str]:
     return lines
 
 
-def versions(pg: Postgres, venv: Path) -> list[tuple[str, str]]:
+def versions(pg: Postgres, venv: Path, checkout: str) -> list[tuple[str, str]]:
     def output(command: list[str]) -> str:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         return (result.stdout + result.stderr).strip().splitlines()[0] if result.returncode == 0 else '?'
@@ -846,7 +846,6 @@ def versions(pg: Postgres, venv: Path) -> list[tuple[str, str]]:
                 if line.startswith('model name')), platform.processor())
     memory = next(line.split(':', 1)[1].strip() for line in Path('/proc/meminfo').read_text().splitlines()
                   if line.startswith('MemTotal'))
-    commit = output(['git', '-C', str(ROOT), 'describe', '--always', '--dirty'])
     heap = next((line.split('=')[1].split()[0] for line in subprocess.run(
         ['java', *server_java_options(), '-XX:+PrintFlagsFinal', '-version'], capture_output=True, text=True,
         check=False).stdout.splitlines() if ' MaxHeapSize ' in line), '0')
@@ -858,7 +857,7 @@ def versions(pg: Postgres, venv: Path) -> list[tuple[str, str]]:
         ('CPU', f'{os.cpu_count()} cores, {cpu}'),
         ('Memory', memory),
         ('Kernel', platform.release()),
-        ('Checkout', commit),
+        ('Checkout', checkout),
         ('Server JVM options', f'{" ".join(server_java_options()) or "none (the JVM defaults)"}, '
                                f'so at most {int(heap) / 2**20:,.0f} MiB of heap'),
     ]
@@ -939,6 +938,8 @@ def main() -> int:
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
+    # The code measured is the code at the start: later commits during a long run must not take the credit.
+    checkout = output(['git', '-C', str(ROOT), 'describe', '--always', '--dirty'])
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='work-', dir=RUN_DIR))
     results = []
@@ -949,7 +950,7 @@ def main() -> int:
             for plan in plans(sizes, args.quick, args.runs):
                 results.append(measure_size(plan, pg, args.jar, args.venv, classes, work / str(plan.hosts)))
                 shutil.rmtree(work / str(plan.hosts), ignore_errors=True)
-            facts = versions(pg, args.venv)
+            facts = versions(pg, args.venv, checkout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
