@@ -112,7 +112,7 @@ check-generated: generate ## fail when the committed generated code differs from
 
 bench: $(JAR) venv ## measure the plugin against ansible-core's floor and a script at 1k, 10k, 100k hosts (bench/RESULTS.md)
 	@scripts/require java
-	@echo ">> benchmarking at 1,000, 10,000 and 100,000 hosts (about an hour; see bench/README.md)"
+	@echo ">> benchmarking at 1,000, 10,000 and 100,000 hosts (about 90 minutes on two cores; see bench/README.md)"
 	$(VENV)/bin/python bench/bench.py
 
 bench-quick: $(JAR) venv ## the benchmark at 1,000 hosts, one run each: a smoke test (.run/bench/RESULTS-quick.md)
