@@ -939,7 +939,9 @@ def main() -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
     # The code measured is the code at the start: later commits during a long run must not take the credit.
-    checkout = output(['git', '-C', str(ROOT), 'describe', '--always', '--dirty'])
+    described = subprocess.run(['git', '-C', str(ROOT), 'describe', '--always', '--dirty'], capture_output=True,
+                               text=True, check=False)
+    checkout = described.stdout.strip() if described.returncode == 0 else '?'
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='work-', dir=RUN_DIR))
     results = []
