@@ -38,9 +38,9 @@ public final class InventorySnapshot {
   private final List<HostEntry> entries;
   private final List<GroupRow> groupRows;
   private final boolean fromDatabase;
-  private final List<GroupEntry> groups;
+  private final Map<Integer, String> groupNames;
   private final Map<InventoryFilter, EncodedResponse> responses = new ConcurrentHashMap<>();
-  private volatile HostIndex hostIndex;
+  private volatile List<GroupEntry> groups;
 
   /**
    * @param entries every host, in {@link #NAME_ORDER}
@@ -61,7 +61,33 @@ public final class InventorySnapshot {
     this.entries = List.copyOf(entries);
     this.groupRows = List.copyOf(groupRows);
     this.fromDatabase = fromDatabase;
-    Map<Integer, List<String>> members = new HashMap<>();
+    Map<Integer, String> names = new HashMap<>(groupRows.size() * 2);
+    for (GroupRow row : groupRows) {
+      names.put(row.id(), row.name());
+    }
+    this.groupNames = names;
+  }
+
+  /**
+   * Every group with its member hosts, built when a response is first encoded: a refresh that
+   * only GetHost sees (it needs a host's own groups) never walks every host's memberships.
+   */
+  private List<GroupEntry> groups() {
+    List<GroupEntry> built = groups;
+    if (built == null) {
+      synchronized (this) {
+        built = groups;
+        if (built == null) {
+          built = groupEntries();
+          groups = built;
+        }
+      }
+    }
+    return built;
+  }
+
+  private List<GroupEntry> groupEntries() {
+    Map<Integer, List<String>> members = new HashMap<>(groupRows.size() * 2);
     for (HostEntry entry : entries) {
       for (int groupId : entry.groupIds()) {
         members.computeIfAbsent(groupId, id -> new ArrayList<>()).add(entry.name());
@@ -72,7 +98,7 @@ public final class InventorySnapshot {
       groupEntries.add(new GroupEntry(row.name(), row.description(), row.varsJson(),
           members.getOrDefault(row.id(), List.of()), row.children()));
     }
-    this.groups = List.copyOf(groupEntries);
+    return List.copyOf(groupEntries);
   }
 
   /**
@@ -120,32 +146,47 @@ public final class InventorySnapshot {
     return entries.size();
   }
 
-  /** One host, disabled or not, with the groups it is a direct member of. */
+  /**
+   * One host, disabled or not, with the groups it is a direct member of in name order. Found by
+   * binary search in the name-ordered hosts, so a new snapshot needs no index of its own before
+   * it can answer.
+   */
   public Optional<GetHostResponse> host(String name) {
-    HostIndex index = hostIndex();
-    HostEntry entry = index.hosts().get(name);
+    HostEntry entry = find(name);
     if (entry == null) {
       return Optional.empty();
     }
+    List<String> groupsOfHost = new ArrayList<>(entry.groupIds().length);
+    for (int groupId : entry.groupIds()) {
+      String group = groupNames.get(groupId);
+      if (group != null) {
+        groupsOfHost.add(group);
+      }
+    }
+    groupsOfHost.sort(NAME_ORDER);
     return Optional.of(GetHostResponse.newBuilder()
         .setHost(entry.host())
-        .addAllGroups(index.groupsOfHost().getOrDefault(name, List.of()))
+        .addAllGroups(groupsOfHost)
         .setRevision(revision)
         .build());
   }
 
-  private HostIndex hostIndex() {
-    HostIndex index = hostIndex;
-    if (index == null) {
-      synchronized (this) {
-        index = hostIndex;
-        if (index == null) {
-          index = HostIndex.of(entries, groups);
-          hostIndex = index;
-        }
+  private HostEntry find(String name) {
+    int low = 0;
+    int high = entries.size() - 1;
+    while (low <= high) {
+      int middle = (low + high) >>> 1;
+      HostEntry entry = entries.get(middle);
+      int order = NAME_ORDER.compare(entry.name(), name);
+      if (order < 0) {
+        low = middle + 1;
+      } else if (order > 0) {
+        high = middle - 1;
+      } else {
+        return entry;
       }
     }
-    return index;
+    return null;
   }
 
   /** Rebuilds a snapshot from a complete response, as {@link #encodedResponse} gives it. */
@@ -223,7 +264,7 @@ public final class InventorySnapshot {
         .setRevision(revision)
         .setAllVarsJson(allVarsJson)
         .setReadTime(timestamp(readTime));
-    for (GroupEntry group : groups) {
+    for (GroupEntry group : groups()) {
       head.addGroups(group.toMessage(keptNames));
     }
     return new EncodedResponse(head.build().toByteArray(), kept, new byte[0]);
@@ -299,23 +340,6 @@ public final class InventorySnapshot {
         }
       }
       return group.build();
-    }
-  }
-
-  /** Hosts by name and, for each, its groups in name order; built on the first GetHost. */
-  private record HostIndex(Map<String, HostEntry> hosts, Map<String, List<String>> groupsOfHost) {
-    static HostIndex of(List<HostEntry> entries, List<GroupEntry> groups) {
-      Map<String, HostEntry> byName = new HashMap<>(entries.size() * 2);
-      for (HostEntry entry : entries) {
-        byName.put(entry.name(), entry);
-      }
-      Map<String, List<String>> groupsOfHost = new HashMap<>(entries.size() * 2);
-      for (GroupEntry group : groups) {
-        for (String host : group.hosts()) {
-          groupsOfHost.computeIfAbsent(host, name -> new ArrayList<>(4)).add(group.name());
-        }
-      }
-      return new HostIndex(byName, groupsOfHost);
     }
   }
 }
