@@ -109,7 +109,7 @@ public final class InventoryReader {
       Revision revision = revision(dsl);
       if (current == null || !current.fromDatabase()
           || current.revision() < revision.logCompleteAfter()) {
-        return readAll(dsl, revision);
+        return readAll(dsl, revision, current);
       }
       if (current.revision() == revision.revision()) {
         return current;
@@ -121,7 +121,7 @@ public final class InventoryReader {
           .fetch(INVENTORY_CHANGE_LOG.VM_ID);
       if (changedIds.contains(null)
           || changedIds.size() > Math.max(100, current.hostCount() / MAX_INCREMENTAL_FRACTION)) {
-        return readAll(dsl, revision);
+        return readAll(dsl, revision, current);
       }
       logger.fine(() -> "revisions " + (current.revision() + 1) + " to " + revision.revision()
           + " changed " + changedIds.size() + " hosts; reading those");
@@ -129,13 +129,15 @@ public final class InventoryReader {
       Map<Integer, List<Integer>> groupIds =
           readMemberships(dsl, VM_GROUP_MEMBERSHIP.VM_ID.eq(DSL.any(ids)));
       return current.withHosts(revision.revision(), Instant.now(), Set.copyOf(changedIds),
-          readHosts(dsl, VM_CONFIGS.ID.eq(DSL.any(ids)), groupIds));
+          readHosts(dsl, VM_CONFIGS.ID.eq(DSL.any(ids)), groupIds, null));
     });
   }
 
-  private InventorySnapshot readAll(DSLContext dsl, Revision revision) {
+  /** Everything; hosts unchanged since {@code previous} (if any) share its memory. */
+  private InventorySnapshot readAll(
+      DSLContext dsl, Revision revision, InventorySnapshot previous) {
     Map<Integer, List<Integer>> groupIds = readMemberships(dsl, DSL.noCondition());
-    List<HostEntry> hosts = readHosts(dsl, DSL.noCondition(), groupIds);
+    List<HostEntry> hosts = readHosts(dsl, DSL.noCondition(), groupIds, previous);
     hosts.sort(Comparator.comparing(HostEntry::name, NAME_ORDER));
     String allVars = dsl.select(INVENTORY_ALL_VARS.VARS).from(INVENTORY_ALL_VARS)
         .fetchOptional(INVENTORY_ALL_VARS.VARS)
@@ -164,9 +166,12 @@ public final class InventoryReader {
     return groupIds;
   }
 
-  /** The hosts that match, in no particular order. */
-  private static List<HostEntry> readHosts(
-      DSLContext dsl, Condition which, Map<Integer, List<Integer>> groupIds) {
+  /**
+   * The hosts that match, in no particular order; those unchanged since {@code previous}, when
+   * given, share its memory.
+   */
+  private static List<HostEntry> readHosts(DSLContext dsl, Condition which,
+      Map<Integer, List<Integer>> groupIds, InventorySnapshot previous) {
     List<HostEntry> hosts = new ArrayList<>();
     try (Cursor<? extends Record> cursor = dsl
         .select(VM_CONFIGS.ID, VM_CONFIGS.VM_NAME, VM_CONFIGS.ENVIRONMENT, ENABLED, HOST_ADDRESS,
@@ -189,7 +194,8 @@ public final class InventoryReader {
             .build();
         int[] groups = groupIds.getOrDefault(id, List.of()).stream()
             .mapToInt(Integer::intValue).toArray();
-        hosts.add(HostEntry.of(id, host, groups));
+        HostEntry entry = HostEntry.of(id, host, groups);
+        hosts.add(previous == null ? entry : previous.sharing(entry));
       }
     }
     return hosts;

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -169,6 +170,20 @@ public final class InventorySnapshot {
         .addAllGroups(groupsOfHost)
         .setRevision(revision)
         .build());
+  }
+
+  /**
+   * The entry with this snapshot's arrays and strings where the host's encoding is unchanged, so
+   * that a full re-read keeps one copy of each unchanged host and the fresh copies die young:
+   * the heap then holds about one snapshot's hosts during a full refresh, not two.
+   */
+  HostEntry sharing(HostEntry fresh) {
+    HostEntry previous = find(fresh.name());
+    if (previous == null || !Arrays.equals(previous.encoded(), fresh.encoded())) {
+      return fresh;
+    }
+    return new HostEntry(fresh.id(), previous.name(), previous.environment(), fresh.enabled(),
+        previous.encoded(), fresh.groupIds());
   }
 
   private HostEntry find(String name) {
