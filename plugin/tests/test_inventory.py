@@ -243,3 +243,32 @@ def test_a_yaml_file_for_another_plugin_is_not_claimed(ansible):
 
     assert 'Unable to parse' in error
     assert 'cannot reach the voip-inventory server' not in error
+
+
+# Loads inventories in one Python process, as ansible-playbook does, and reports the garbage collector's state
+# after each: the first from the server, the second from a server that is not running.
+GC_PROBE = '''
+import gc, sys
+from ansible.errors import AnsibleError
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader()
+for source in sys.argv[1:]:
+    try:
+        hosts = len(InventoryManager(loader=DataLoader(), sources=[source]).hosts)
+    except AnsibleError:
+        hosts = 'failed'
+    print(hosts, gc.isenabled())
+'''
+
+
+def test_python_garbage_collection_is_back_on_after_the_inventory_is_built_or_fails(ansible, server, tmp_path):
+    # The plugin pauses the collector while it builds the inventory; a playbook run after it needs it back.
+    good = ansible.write_inventory('good.yml', endpoint=server.endpoint)
+    down = ansible.write_inventory('down.yml', endpoint=f'unix://{tmp_path / "missing.sock"}')
+    result = ansible.run('python', '-c', GC_PROBE, good, down)
+    good_line, down_line = result.stdout.split('\n')[:2]
+    hosts, enabled = good_line.split()
+    assert int(hosts) > 0 and enabled == 'True'
+    assert down_line == 'failed True'
