@@ -1,6 +1,8 @@
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthGrpc;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +41,8 @@ import voip.inventory.v1.InventoryGrpc.InventoryBlockingStub;
  * <pre>
  * inventory CALLS WARMUP  GetInventory (every enabled host) WARMUP times untimed, then CALLS
  * host CALLS WARMUP       GetHost for hosts drawn from the last inventory, with a fixed seed
+ * ping CALLS WARMUP       grpc.health.v1.Health/Check, a call that does no work: the floor of
+ *                         any call's latency on this machine, next to GetHost's
  * first                   on a new connection: GetRevision untimed, then one GetInventory
  * change CALLS RPC        commit a change to one host (JDBC_URL, autocommit), then call RPC
  *                         (inventory: GetInventory; host: GetHost for that host) until a
@@ -96,6 +100,8 @@ public final class ServerBench {
         return inventory(Integer.parseInt(words[1]), Integer.parseInt(words[2]));
       case "host":
         return host(Integer.parseInt(words[1]), Integer.parseInt(words[2]));
+      case "ping":
+        return ping(Integer.parseInt(words[1]), Integer.parseInt(words[2]));
       case "first":
         return first();
       case "change":
@@ -158,6 +164,25 @@ public final class ServerBench {
       times.add(millisSince(start));
     }
     return "{\"command\": \"host\", \"ms\": " + json(times) + "}";
+  }
+
+  private String ping(int calls, int warmup) {
+    HealthCheckRequest request = HealthCheckRequest.getDefaultInstance();
+    for (int i = 0; i < warmup; i++) {
+      health().check(request);
+    }
+    List<Double> times = new ArrayList<>(calls);
+    for (int i = 0; i < calls; i++) {
+      long start = System.nanoTime();
+      health().check(request);
+      times.add(millisSince(start));
+    }
+    return "{\"command\": \"ping\", \"ms\": " + json(times) + "}";
+  }
+
+  private HealthGrpc.HealthBlockingStub health() {
+    return HealthGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS);
   }
 
   private GetHostRequest hostRequest() {
