@@ -41,8 +41,8 @@ import voip.inventory.v1.InventoryGrpc.InventoryBlockingStub;
  * <pre>
  * inventory CALLS WARMUP  GetInventory (every enabled host) WARMUP times untimed, then CALLS
  * host CALLS WARMUP       GetHost for hosts drawn from the last inventory, with a fixed seed
- * ping CALLS WARMUP       grpc.health.v1.Health/Check, a call that does no work: the floor of
- *                         any call's latency on this machine, next to GetHost's
+ * ping CALLS WARMUP       grpc.health.v1.Health/Check, a call that does no work, to set
+ *                         beside GetHost: what GetHost adds over it is its own
  * first                   on a new connection: GetRevision untimed, then one GetInventory
  * change CALLS RPC        commit a change to one host (JDBC_URL, autocommit), then call RPC
  *                         (inventory: GetInventory; host: GetHost for that host) until a

@@ -903,8 +903,7 @@ def report(results: list[SizeResult], facts: list[tuple[str, str]], load: tuple,
         *server_layers_table(results),
         '',
         'GetHost next to the smallest call the server answers, the health check (no database, no snapshot): '
-        'what GetHost adds is the difference; the rest of its tail is the machine\'s, the client, the server and '
-        'PostgreSQL sharing its cores.',
+        'what GetHost adds over it is its own work, the per-call revision check in PostgreSQL and the lookup.',
         '',
         *small_calls_table(results),
         '',
