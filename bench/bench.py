@@ -254,7 +254,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 # The JVM settings packaging/voip-inventory.service gives the server; VOIP_BENCH_SERVER_JAVA_OPTS replaces them.
-UNIT_JAVA_OPTIONS = '-XX:+UseSerialGC -Xmx384m'
+UNIT_JAVA_OPTIONS = '-XX:+UseSerialGC -Xmx384m -XX:MaxDirectMemorySize=192m'
 UNIT_ENVIRONMENT = {'MALLOC_ARENA_MAX': '2'}
 
 

@@ -105,7 +105,9 @@ final class ServeCommand implements Callable<Integer> {
       ChangeFeed feed = new ChangeFeed(settings, store);
       feed.start();
       logger.info("serving voip.inventory.v1.Inventory, health and reflection on "
-          + server.listeningOn() + " from " + settings + ", schema version " + schemaVersion);
+          + server.listeningOn() + " from " + settings + ", schema version " + schemaVersion
+          + "; whole-inventory responses up to " + inventory.responseBudgetBytes() / (1024 * 1024)
+          + " MiB at once (half the JVM's direct memory limit, -XX:MaxDirectMemorySize)");
       awaitShutdownSignal(server, () -> {
         store.endWatches(Status.UNAVAILABLE.withDescription("the server is shutting down"));
         feed.close();

@@ -36,11 +36,20 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
 
   private final SnapshotStore snapshots;
   private final DatabaseErrors errors;
+  private final ResponseBudget budget = ResponseBudget.halfOfDirectMemory();
 
   /** Serves inventories, hosts and revisions from the store's snapshots. */
   public InventoryService(SnapshotStore snapshots, DatabaseErrors errors) {
     this.snapshots = snapshots;
     this.errors = errors;
+  }
+
+  /**
+   * How many bytes of whole-inventory responses may be on their way at once: half the JVM's
+   * direct memory limit; more callers wait their turn ({@link ResponseBudget}).
+   */
+  public long responseBudgetBytes() {
+    return budget.capacity();
   }
 
   /**
@@ -73,9 +82,39 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
     return definition.build();
   }
 
+  /**
+   * Answers once the response fits in the budget of bytes being sent, and gives them back when
+   * the call ends, sent or cancelled (a caller that gives up while waiting leaves the queue).
+   */
   private void getInventoryEncoded(
       GetInventoryRequest request, StreamObserver<EncodedResponse> responses) {
-    answer(responses, "GetInventory", () -> inventory(request));
+    ServerCallStreamObserver<EncodedResponse> call =
+        (ServerCallStreamObserver<EncodedResponse>) responses;
+    long started = System.nanoTime();
+    EncodedResponse response =
+        compute(responses, "GetInventory", started, () -> inventory(request));
+    if (response == null) {
+      return;
+    }
+    ResponseBudget.Lease lease = budget.lease(response.length());
+    call.setOnCancelHandler(() -> {
+      logger.fine(() -> "GetInventory cancelled by the client after " + millis(started) + " ms");
+      lease.release();
+    });
+    call.setOnCloseHandler(lease::release);
+    boolean now = lease.start(() -> {
+      try {
+        send(call, "GetInventory", started, response);
+      } catch (RuntimeException e) {
+        logger.log(Level.FINE, "GetInventory: sending the response failed", e);
+        lease.release();
+      }
+    });
+    if (!now) {
+      logger.fine(() -> "GetInventory waits to send " + response.length() / 1024 + " KiB: "
+          + budget.inFlight() / 1024 + " KiB of responses are being sent, the budget is "
+          + budget.capacity() / 1024 + " KiB");
+    }
   }
 
   /**
@@ -170,20 +209,32 @@ public final class InventoryService implements InventoryGrpc.AsyncService, Binda
 
   private <T> void answer(StreamObserver<T> responses, String method, Supplier<T> work) {
     long started = System.nanoTime();
-    T response;
+    T response = compute(responses, method, started, work);
+    if (response != null) {
+      send(responses, method, started, response);
+    }
+  }
+
+  /** The response, or null after answering the call with the error that WORK threw. */
+  private <T> T compute(
+      StreamObserver<T> responses, String method, long started, Supplier<T> work) {
     try {
-      response = work.get();
+      return work.get();
     } catch (StatusRuntimeException e) {
       logger.fine(() -> method + " " + e.getStatus().getCode() + " in " + millis(started) + " ms: "
           + e.getStatus().getDescription());
       responses.onError(e);
-      return;
+      return null;
     } catch (RuntimeException e) {
       Status status = errors.toStatus(e);
       logger.log(Level.FINE, method + " " + status.getCode() + " in " + millis(started) + " ms", e);
       responses.onError(status.asRuntimeException());
-      return;
+      return null;
     }
+  }
+
+  private static <T> void send(
+      StreamObserver<T> responses, String method, long started, T response) {
     responses.onNext(response);
     responses.onCompleted();
     logger.fine(() -> method + " OK in " + millis(started) + " ms");
