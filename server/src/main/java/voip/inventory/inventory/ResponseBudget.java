@@ -15,7 +15,7 @@ import java.util.List;
  * logged OutOfMemoryError. Instead, a response takes its size from this budget before it is sent
  * and gives it back when its call ends; a response that does not fit waits, first come first
  * served, until earlier ones are through. One response larger than the whole budget is sent on
- * its own. Only the thread bookkeeping is here; gRPC and Netty do the sending.
+ * its own. This class only counts and queues; gRPC and Netty do the sending.
  *
  * <p>grpc-java has no such limit for a single message (flow control only paces what is already
  * buffered), and neither Netty nor the JDK offers a byte-counting queue with cancellation, hence
