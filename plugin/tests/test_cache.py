@@ -5,6 +5,7 @@ and --flush-cache and refresh_inventory fetch again."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import Server, run_readme_stale_task, without_unsafe_marks
+from conftest import Server, inventory_pb2, run_readme_stale_task, without_unsafe_marks
 
 NEW_HOST = 'voip-new-1'
 
@@ -469,3 +470,41 @@ def test_refresh_inventory_in_a_playbook_asks_the_server_again(ansible, server, 
 
     assert 'failed=0' in result.stdout
     assert NEW_HOST in hostnames(ansible.list(inventory))
+
+
+@pytest.mark.parametrize('bad_vars, expected', [
+    ('{"vm_cpus": 4', 'that are not JSON'),
+    ('{"vm_cpus": 4}, {"vm_cpus": 8}', 'that are not JSON'),
+    ('["vm_cpus"]', 'that are not a mapping but list'),
+])
+def test_host_variables_that_are_not_one_json_object_fail_the_run_naming_the_host(ansible, server, bad_vars,
+                                                                                   expected):
+    # The server only sends JSON objects; a cache entry edited on disk is the way to feed the plugin anything else.
+    inventory = cached_inventory(ansible, server, revalidate_cache=False)
+    ansible.list(inventory)
+    [entry_file] = (ansible.home / 'cache').iterdir()
+
+    def spoil(entry):
+        response = inventory_pb2.GetInventoryResponse.FromString(base64.b64decode(entry['response']))
+        [bad] = [host for host in response.hosts if host.name == 'voip-prod-1']
+        bad.vars_json = bad_vars
+        entry['response'] = base64.b64encode(response.SerializeToString()).decode('ascii')
+
+    _edit_cached_entry(entry_file, spoil)
+
+    error = ansible.fails(inventory)
+
+    assert f'the server sent variables for host voip-prod-1 {expected}' in error
+
+
+def _edit_cached_entry(path, edit):
+    """Lets EDIT change the plugin's entry in a jsonfile cache file in place. ansible-core keeps the entry as JSON text
+    under "__payload__" (2.19 and later) or as the file's document itself (before)."""
+    stored = json.loads(path.read_text())
+    if isinstance(stored, dict) and '__payload__' in stored:
+        entry = json.loads(stored['__payload__'])
+        edit(entry)
+        stored['__payload__'] = json.dumps(entry)
+    else:
+        edit(stored)
+    path.write_text(json.dumps(stored))

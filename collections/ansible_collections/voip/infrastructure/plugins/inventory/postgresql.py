@@ -191,6 +191,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # Bumped when the cached form changes, so an entry written by another version reads as a miss.
     _CACHE_FORMAT = 2
+    # Hosts whose variables one json.loads decodes, as one JSON array. Within a call json.loads makes each distinct
+    # key once and shares it, so a batch keeps one copy of "ansible_host" and the like instead of one a host (about
+    # 35-65 keys a host with the service configs); and 1,000 hosts make one call instead of 1,000.
+    _HOSTS_PER_DECODE = 1000
 
     def verify_file(self, path):
         """Accepts any readable YAML file whose plugin key names this plugin, whatever the file is called."""
@@ -403,19 +407,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         include_disabled = self.get_option('include_disabled')
         environment_groups = {}
         host_vars = {}
-        for host in hosts:
-            environment_name = host.environment
-            environment = environment_groups.get(environment_name)
-            if environment is None:
-                environment = environment_groups[environment_name] = inventory.add_group(environment_name)
-            name = inventory.add_host(host.name, group=environment)
-            variables = host_vars[name] = self._load_vars(host.vars_json, trust, 'host', name)
-            if include_disabled:
-                variables['vm_enabled'] = host.enabled
-            # All of a host's variables at once: set_variable copies and tags each value, which at 100,000 hosts
-            # costs tens of seconds; json.loads has just made these values, plain and owned by no one else.
-            inventory.get_host(name).vars.update(variables)
+        for start in range(0, len(hosts), self._HOSTS_PER_DECODE):
+            batch = hosts[start:start + self._HOSTS_PER_DECODE]
+            for host, variables in zip(batch, self._load_host_vars(batch, trust)):
+                environment_name = host.environment
+                environment = environment_groups.get(environment_name)
+                if environment is None:
+                    environment = environment_groups[environment_name] = inventory.add_group(environment_name)
+                name = inventory.add_host(host.name, group=environment)
+                host_vars[name] = variables
+                if include_disabled:
+                    variables['vm_enabled'] = host.enabled
+                # All of a host's variables at once: set_variable copies and tags each value, which at 100,000
+                # hosts costs tens of seconds; json.loads has just made these values, plain and owned by no one else.
+                inventory.get_host(name).vars.update(variables)
         return host_vars
+
+    def _load_host_vars(self, hosts, trust):
+        """The variables of each host, in order; a host whose variables are bad is named in the error."""
+        documents = [host.vars_json or '{}' for host in hosts]
+        try:
+            decoded = json.loads('[' + ','.join(documents) + ']')
+        except ValueError:
+            decoded = None
+        if decoded is None or len(decoded) != len(documents) or not all(isinstance(v, dict) for v in decoded):
+            # Some host's variables are not one JSON object: decode them one by one to say which.
+            return [self._load_vars(host.vars_json, trust, 'host', host.name) for host in hosts]
+        return [_trusted(variables) for variables in decoded] if trust else decoded
 
     def _construct(self, host_vars):
         compose, groups, keyed_groups = (self.get_option(name) for name in ('compose', 'groups', 'keyed_groups'))
