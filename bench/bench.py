@@ -255,8 +255,9 @@ def _write_private(path: Path, text: str) -> None:
 
 
 # The JVM settings packaging/voip-inventory.service gives the server; VOIP_BENCH_SERVER_JAVA_OPTS replaces them.
-UNIT_JAVA_OPTIONS = '-XX:+UseSerialGC -Xmx384m -XX:MaxDirectMemorySize=192m'
-UNIT_ENVIRONMENT = {'MALLOC_ARENA_MAX': '2'}
+UNIT_JAVA_OPTIONS = ('-XX:+UseSerialGC -Xms96m -Xmn64m -Xmx384m -XX:MinHeapFreeRatio=20 -XX:MaxHeapFreeRatio=40'
+                     ' -XX:MaxDirectMemorySize=192m')
+UNIT_ENVIRONMENT = {'MALLOC_ARENA_MAX': '2', 'MALLOC_MMAP_THRESHOLD_': '1048576'}
 
 
 def server_java_options() -> list[str]:
