@@ -35,6 +35,7 @@ import os
 import platform
 import secrets
 import shutil
+import shlex
 import signal
 import statistics
 import subprocess
@@ -254,10 +255,29 @@ def _write_private(path: Path, text: str) -> None:
 # The server
 
 
+UNIT_FILE = BENCH_DIR.parent / 'packaging' / 'voip-inventory.service'
+
+
+def unit_memory_settings(unit: Path = UNIT_FILE) -> tuple[str, dict[str, str]]:
+    """The JVM options (JDK_JAVA_OPTIONS) and malloc settings (MALLOC_*) that the systemd unit gives the server, read
+    from its Environment= lines, so that the benchmark measures the server as it is deployed."""
+    java_options, environment = None, {}
+    for line in unit.read_text().splitlines():
+        if not line.startswith('Environment='):
+            continue
+        for assignment in shlex.split(line.removeprefix('Environment=')):
+            name, _, value = assignment.partition('=')
+            if name == 'JDK_JAVA_OPTIONS':
+                java_options = value
+            elif name.startswith('MALLOC_'):
+                environment[name] = value
+    if java_options is None:
+        raise BenchError(f'{unit} has no Environment=JDK_JAVA_OPTIONS=... line to take the server\'s JVM options from')
+    return java_options, environment
+
+
 # The JVM settings packaging/voip-inventory.service gives the server; VOIP_BENCH_SERVER_JAVA_OPTS replaces them.
-UNIT_JAVA_OPTIONS = ('-XX:+UseSerialGC -Xms96m -Xmn64m -Xmx384m -XX:MinHeapFreeRatio=20 -XX:MaxHeapFreeRatio=40'
-                     ' -XX:MaxDirectMemorySize=192m')
-UNIT_ENVIRONMENT = {'MALLOC_ARENA_MAX': '2', 'MALLOC_MMAP_THRESHOLD_': '1048576'}
+UNIT_JAVA_OPTIONS, UNIT_ENVIRONMENT = unit_memory_settings()
 
 
 def server_java_options() -> list[str]:
